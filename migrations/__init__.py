@@ -1,0 +1,1 @@
+"""Alembic environment and versions; every schema change is a version here."""

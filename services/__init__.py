@@ -1,0 +1,1 @@
+"""Framework-free core of diffusion-jobs: settings, database, jobs, artifacts, models, sampling, training."""

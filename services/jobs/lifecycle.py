@@ -1,0 +1,149 @@
+"""Every change of a job's status, each a compare-and-set on (id, status[, attempt])."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from services.db.models import Artifact, Job, utcnow
+from services.jobs.states import FINAL_STATES, JobKind, JobStatus, check_transition
+
+
+def _set_status(
+    session: Session, job_id: str, expected: JobStatus, target: JobStatus, *, attempt: int | None = None, **values: Any
+) -> bool:
+    """Move the job from ``expected`` to ``target`` if it is still there; False when another writer won."""
+    check_transition(expected, target)
+    stmt = update(Job).where(Job.id == job_id, Job.status == expected)
+    if attempt is not None:  # fencing: a worker whose lease was taken over cannot finish the job
+        stmt = stmt.where(Job.attempts == attempt)
+    result = session.execute(stmt.values(status=target, **values).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def create_job(session: Session, *, owner: str, kind: JobKind, input: dict[str, Any]) -> Job:
+    """A new queued job; the caller commits, then enqueues."""
+    job = Job(owner=owner, kind=kind, status=JobStatus.QUEUED, input=input, progress={}, attempts=0)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def mark_enqueued(session: Session, job_id: str) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(enqueued_at=utcnow()))
+
+
+class ClaimResult(Enum):
+    CLAIMED = "claimed"
+    BUSY = "busy"  # running under a live lease elsewhere: try again after the lease
+    GONE = "gone"  # finished, canceled, unknown, or out of attempts: nothing to do
+
+
+@dataclass(frozen=True)
+class Claim:
+    result: ClaimResult
+    job: Job | None = None
+    retry_in: float = 0.0
+
+
+def claim(session: Session, job_id: str, *, worker: str, max_attempts: int, lease_seconds: float) -> Claim:
+    """Take the job for this worker. A duplicate delivery finds nothing to claim."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.status in FINAL_STATES:
+        return Claim(ClaimResult.GONE)
+    now = utcnow()
+    if job.status == JobStatus.RUNNING:
+        lease_end = (job.heartbeat_at or job.started_at or now) + timedelta(seconds=lease_seconds)
+        if lease_end > now:
+            return Claim(ClaimResult.BUSY, retry_in=(lease_end - now).total_seconds())
+        if not _set_status(session, job_id, JobStatus.RUNNING, JobStatus.QUEUED, attempt=job.attempts, worker=None):
+            return Claim(ClaimResult.BUSY, retry_in=1.0)
+    if job.attempts >= max_attempts:
+        _set_status(
+            session, job_id, JobStatus.QUEUED, JobStatus.FAILED,
+            error_type="worker_lost",
+            error_message=f"the job's worker was lost {job.attempts} times; giving up after {max_attempts} attempts",
+            finished_at=now,
+        )
+        return Claim(ClaimResult.GONE)
+    claimed = _set_status(
+        session, job_id, JobStatus.QUEUED, JobStatus.RUNNING,
+        attempts=Job.attempts + 1, worker=worker, started_at=now, heartbeat_at=now,
+    )
+    if not claimed:
+        return Claim(ClaimResult.GONE)
+    session.refresh(job)
+    return Claim(ClaimResult.CLAIMED, job)
+
+
+def record_progress(session: Session, job_id: str, attempt: int, progress: dict[str, Any] | None = None) -> bool:
+    """Renew the lease (and store progress if given). Returns whether cancellation was requested."""
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = progress
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.attempts == attempt)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    job = session.get(Job, job_id, populate_existing=True)
+    return job is None or job.cancel_requested or job.status != JobStatus.RUNNING or job.attempts != attempt
+
+
+def succeed(
+    session: Session, job_id: str, attempt: int, artifacts: Sequence[Artifact], *,
+    progress: dict[str, Any] | None = None, model_id: str | None = None,
+) -> bool:
+    """Finish the job and record its artifacts in the same transaction."""
+    values: dict[str, Any] = {"finished_at": utcnow(), "model_id": model_id}
+    if progress is not None:
+        values["progress"] = progress
+    if not _set_status(session, job_id, JobStatus.RUNNING, JobStatus.SUCCEEDED, attempt=attempt, **values):
+        return False
+    session.add_all(artifacts)
+    return True
+
+
+def fail(session: Session, job_id: str, attempt: int, error_type: str, message: str) -> bool:
+    return _set_status(
+        session, job_id, JobStatus.RUNNING, JobStatus.FAILED, attempt=attempt,
+        error_type=error_type, error_message=message[:4000], finished_at=utcnow(),
+    )
+
+
+def finish_canceled(session: Session, job_id: str, attempt: int, artifacts: Sequence[Artifact] = ()) -> bool:
+    """A running job stopped at a cancel request; whatever it kept (e.g. a checkpoint) is recorded."""
+    if not _set_status(session, job_id, JobStatus.RUNNING, JobStatus.CANCELED, attempt=attempt, finished_at=utcnow()):
+        return False
+    session.add_all(artifacts)
+    return True
+
+
+class CancelResult(Enum):
+    CANCELED = "canceled"  # it was queued and is now canceled
+    REQUESTED = "requested"  # it is running and stops at its next step
+    ALREADY_FINAL = "already_final"  # nothing changed
+
+
+def cancel(session: Session, job: Job) -> CancelResult:
+    """Cancel a queued job now, ask a running one to stop; idempotent."""
+    for _ in range(3):  # the status may move under us; retry against the new one
+        session.refresh(job)
+        if job.status in FINAL_STATES:
+            return CancelResult.ALREADY_FINAL
+        if job.status == JobStatus.QUEUED:
+            if _set_status(session, job.id, JobStatus.QUEUED, JobStatus.CANCELED, finished_at=utcnow(),
+                           cancel_requested=True):
+                return CancelResult.CANCELED
+            continue
+        session.execute(
+            update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING).values(cancel_requested=True)
+        )
+        return CancelResult.REQUESTED
+    return CancelResult.REQUESTED
+

@@ -1,0 +1,80 @@
+"""Run one delivery of a job: claim it, do the work under a heartbeat, record how it ended."""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from services.artifacts import ArtifactStore
+from services.db import session_scope
+from services.db.models import Artifact, Job
+from services.jobs.lifecycle import Claim, ClaimResult, claim, fail, finish_canceled, succeed
+from services.jobs.progress import Heartbeat, JobCanceled, ProgressReporter
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class JobError(Exception):
+    """A failure the client can act on (bad model files, unreachable hub...), reported with its own type."""
+
+    error_type = "job_error"
+
+
+@dataclass
+class JobContext:
+    job: Job
+    attempt: int
+    reporter: ProgressReporter
+    folder: str  # this attempt's folder in the artifact store: removed if the attempt does not succeed
+
+
+@dataclass
+class WorkResult:
+    artifacts: Sequence[Artifact]
+    model_id: str | None = None
+
+
+Work = Callable[[JobContext], WorkResult]
+
+
+def error_type_of(error: BaseException) -> str:
+    return getattr(error, "error_type", None) or "internal_error"
+
+
+def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore, worker: str) -> Claim:
+    """Claim and run the job; returns the claim so the caller can retry a job that is busy elsewhere."""
+    with session_scope() as session:
+        outcome = claim(
+            session, job_id, worker=worker,
+            max_attempts=settings.job_max_attempts, lease_seconds=settings.job_lease_seconds,
+        )
+    if outcome.result is not ClaimResult.CLAIMED:
+        log.info("job %s not claimed: %s", job_id, outcome.result.value)
+        return outcome
+    job = outcome.job
+    assert job is not None
+    attempt = job.attempts
+    reporter = ProgressReporter(job.id, attempt, interval=settings.progress_interval_seconds)
+    context = JobContext(job=job, attempt=attempt, reporter=reporter, folder=f"jobs/{job.id}/attempt-{attempt}")
+    log.info("job %s (%s) attempt %d started on %s", job.id, job.kind, attempt, worker)
+    with Heartbeat(reporter, every=max(settings.job_lease_seconds / 4, 0.05)):
+        try:
+            result = work(context)
+        except JobCanceled:
+            store.remove(context.folder)
+            with session_scope() as session:
+                finish_canceled(session, job.id, attempt)
+            log.info("job %s canceled", job.id)
+            return outcome
+        except Exception as error:
+            store.remove(context.folder)
+            log.exception("job %s failed", job.id)
+            with session_scope() as session:
+                fail(session, job.id, attempt, error_type_of(error), f"{type(error).__name__}: {error}")
+            return outcome
+    with session_scope() as session:
+        recorded = succeed(session, job.id, attempt, result.artifacts, progress=reporter.state, model_id=result.model_id)
+    if not recorded:  # canceled or taken over while finishing: these files belong to no job
+        store.remove(context.folder)
+    log.info("job %s %s", job.id, "succeeded" if recorded else "finished but was no longer ours")
+    return outcome

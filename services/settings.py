@@ -1,0 +1,85 @@
+"""All configuration, read once from the environment (prefix ``DJ_``)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings with defaults that run on a laptop: SQLite and a SQLite-backed broker under ``data_dir``."""
+
+    model_config = SettingsConfigDict(env_prefix="DJ_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses unsafe defaults (SQLite, no API keys)."
+    )
+    data_dir: Path = Field(Path("var"), description="Where the embedded database, broker and artifacts live.")
+    database_url: str = Field("", description="SQLAlchemy URL. Empty: SQLite file in data_dir.")
+    broker_url: str = Field("", description="Celery broker URL. Empty: SQLite-backed broker in data_dir.")
+    artifact_root: Path | None = Field(None, description="Directory for images and models. Empty: data_dir/artifacts.")
+    hub_cache_dir: Path | None = Field(None, description="Hugging Face hub cache. Empty: data_dir/hub.")
+    api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object mapping API key to owner, e.g. {"k1": "alice"}. Empty: no auth, one owner "public".',
+    )
+
+    model_import_dirs: str = Field(
+        "",
+        description="Directories (separated by ':') whose model folders POST /v1/models may register. "
+        "Empty: anywhere in development, nowhere in production.",
+    )
+    max_images_per_job: int = Field(16, ge=1, description="Upper bound of num_images in a sample job.")
+    max_inference_steps: int = Field(1000, ge=1, description="Upper bound of num_inference_steps.")
+    job_max_attempts: int = Field(3, ge=1, description="A job whose worker was lost this many times fails.")
+    job_lease_seconds: float = Field(
+        60.0, gt=0, description="A running job whose heartbeat is older than this is taken to have lost its worker."
+    )
+    progress_interval_seconds: float = Field(0.25, ge=0, description="Least time between two progress writes of a job.")
+    pipeline_cache_size: int = Field(4, ge=1, description="Models a worker keeps loaded (least recently used go first).")
+    worker_device: str = Field("auto", description="torch device for workers: auto, cpu, cuda, cuda:1, mps.")
+    worker_queues: str = Field("sample,train", description="Comma-separated queues a worker consumes.")
+    broker_visibility_timeout: int = Field(
+        43200, ge=60, description="Seconds before Redis re-delivers an unacknowledged job; longer than any job."
+    )
+    broker_polling_interval: float = Field(0.1, gt=0, description="Poll interval of the SQLite-backed broker.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _fill_embedded_defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'diffusion-jobs.db'}"
+        if not self.broker_url:
+            self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+        self.artifact_root = (self.artifact_root or self.data_dir / "artifacts").expanduser().resolve()
+        self.hub_cache_dir = (self.hub_cache_dir or self.data_dir / "hub").expanduser().resolve()
+        if self.environment == "production":
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("DJ_DATABASE_URL must name a server database (e.g. PostgreSQL) in production")
+            if not self.api_keys:
+                raise ValueError("DJ_API_KEYS must be set in production; without it anyone can submit jobs")
+        return self
+
+    @property
+    def import_roots(self) -> list[Path]:
+        return [Path(part) for part in self.model_import_dirs.split(":") if part]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("sqla+")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

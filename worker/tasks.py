@@ -1,0 +1,54 @@
+"""The tasks. Each takes only the job id (which is also the Celery task id)."""
+
+import logging
+from functools import cache, partial
+
+from celery import Task
+from celery.signals import worker_process_init
+
+from services.artifacts import ArtifactStore
+from services.db import get_engine
+from services.jobs.lifecycle import ClaimResult
+from services.jobs.runner import Work, run_job
+from services.settings import get_settings
+from worker.app import celery_app
+
+log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _fresh_connections_in_child(**_: object) -> None:
+    # A forked child must not reuse the parent's pooled database connections.
+    get_engine().dispose(close=False)
+
+
+@cache
+def _sample_work() -> Work:
+    """Built once per worker child: the device is chosen (and CUDA touched) only here, never in the parent."""
+    from services.devices import pick_device
+    from services.sampling.cache import ModelCache
+    from services.sampling.job import run_sample_job
+
+    settings = get_settings()
+    device = pick_device(settings.worker_device)
+    log.info("sampling on %s", device)
+    return partial(
+        run_sample_job, store=ArtifactStore(settings.artifact_root), cache=ModelCache(settings.pipeline_cache_size),
+        device=device, hub_cache_dir=settings.hub_cache_dir,
+    )
+
+
+def _run(task: Task, job_id: str, work: Work) -> None:
+    settings = get_settings()
+    outcome = run_job(
+        job_id, work, settings=settings, store=ArtifactStore(settings.artifact_root), worker=task.request.hostname
+    )
+    if outcome.result is ClaimResult.BUSY:
+        # Running under a live lease elsewhere: look again when that lease would have run out.
+        raise task.retry(countdown=outcome.retry_in + 0.5, max_retries=None)
+
+
+@celery_app.task(name="jobs.sample", bind=True)
+def sample(self: Task, job_id: str) -> None:
+    """Run a sample job."""
+    _run(self, job_id, _sample_work())
