@@ -8,14 +8,14 @@ def publish_job(job: Job) -> None:
     """The message carries only the job id, which is also the task id."""
     celery_app.send_task(
         TASK_FOR_KIND[job.kind], args=[job.id], task_id=job.id, queue=job.kind,
-        retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2, "timeout": 2},
+        retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
     )
 
 
 def broker_reachable() -> tuple[bool, str]:
     try:
         with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         return True, "ok"
     except Exception as error:
         return False, f"{type(error).__name__}: {error}"

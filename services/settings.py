@@ -18,7 +18,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("var"), description="Where the embedded database, broker and artifacts live.")
     database_url: str = Field("", description="SQLAlchemy URL. Empty: SQLite file in data_dir.")
-    broker_url: str = Field("", description="Celery broker URL. Empty: SQLite-backed broker in data_dir.")
+    broker_url: str = Field(
+        "", description="Celery broker URL, e.g. redis://redis:6379/0. Empty: a broker in files under data_dir/broker."
+    )
     artifact_root: Path | None = Field(None, description="Directory for images and models. Empty: data_dir/artifacts.")
     hub_cache_dir: Path | None = Field(None, description="Hugging Face hub cache. Empty: data_dir/hub.")
     api_keys: dict[str, str] = Field(
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
     broker_visibility_timeout: int = Field(
         43200, ge=60, description="Seconds before Redis re-delivers an unacknowledged job; longer than any job."
     )
-    broker_polling_interval: float = Field(0.1, gt=0, description="Poll interval of the SQLite-backed broker.")
+    broker_polling_interval: float = Field(0.05, gt=0, description="Poll interval of the embedded (file) broker.")
 
     @field_validator("data_dir")
     @classmethod
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'diffusion-jobs.db'}"
         if not self.broker_url:
-            self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+            self.broker_url = "filesystem://"
         self.artifact_root = (self.artifact_root or self.data_dir / "artifacts").expanduser().resolve()
         self.hub_cache_dir = (self.hub_cache_dir or self.data_dir / "hub").expanduser().resolve()
         if self.environment == "production":
@@ -76,7 +78,7 @@ class Settings(BaseSettings):
 
     @property
     def embedded_broker(self) -> bool:
-        return self.broker_url.startswith("sqla+")
+        return self.broker_url.startswith("filesystem:")
 
 
 @lru_cache

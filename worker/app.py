@@ -1,10 +1,7 @@
 """The Celery app. The API imports it to publish; it must stay free of torch (tasks import that lazily)."""
 
-from pathlib import Path
-
 from celery import Celery
-from kombu import Queue
-from sqlalchemy import make_url
+from kombu import Exchange, Queue
 
 from services.settings import Settings, get_settings
 
@@ -13,16 +10,17 @@ TASK_FOR_KIND = {"sample": "jobs.sample", "train": "jobs.train"}
 
 def make_celery(settings: Settings) -> Celery:
     app = Celery("diffusion_jobs", broker=settings.broker_url, include=["worker.tasks"])
-    transport_options: dict = {
-        # Redis re-delivers a message not acknowledged within this time; jobs hold a database lease instead,
-        # so this only has to outlast the longest job, not to be tight.
-        "visibility_timeout": settings.broker_visibility_timeout,
-    }
     if settings.embedded_broker:
-        transport_options["polling_interval"] = settings.broker_polling_interval
-        database = make_url(settings.broker_url.removeprefix("sqla+")).database
-        if database:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Celery's file transport: a folder of messages, shared by the API and workers of one machine.
+        folder = settings.data_dir / "broker"
+        folder.mkdir(parents=True, exist_ok=True)
+        transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
+                             "control_folder": str(folder / "control"),
+                             "polling_interval": settings.broker_polling_interval}
+    else:
+        # Redis re-delivers a message not acknowledged within this time; jobs hold a database lease
+        # instead, so this only has to outlast the longest job, not to be tight.
+        transport_options = {"visibility_timeout": settings.broker_visibility_timeout}
     app.conf.update(
         task_acks_late=True,  # a job's message is acknowledged only when the job has run
         task_reject_on_worker_lost=True,  # ...and handed back if the worker process dies under it
@@ -31,8 +29,8 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,  # the job table is the source of truth, never a result backend
         task_serializer="json",
         accept_content=["json"],
-        task_queues=[Queue(kind) for kind in TASK_FOR_KIND],
-        task_routes={task: {"queue": kind} for kind, task in TASK_FOR_KIND.items()},
+        task_queues=[Queue(kind, Exchange(kind), routing_key=kind) for kind in TASK_FOR_KIND],
+        task_routes={task: {"queue": kind, "routing_key": kind} for kind, task in TASK_FOR_KIND.items()},
         task_default_queue="sample",
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,

@@ -8,8 +8,11 @@ from celery.signals import worker_process_init
 
 from services.artifacts import ArtifactStore
 from services.db import get_engine
+from services.devices import pick_device
 from services.jobs.lifecycle import ClaimResult
 from services.jobs.runner import Work, run_job
+from services.sampling.cache import ModelCache
+from services.sampling.job import run_sample_job  # torch and diffusers load here, once, before the pool forks
 from services.settings import get_settings
 from worker.app import celery_app
 
@@ -25,10 +28,6 @@ def _fresh_connections_in_child(**_: object) -> None:
 @cache
 def _sample_work() -> Work:
     """Built once per worker child: the device is chosen (and CUDA touched) only here, never in the parent."""
-    from services.devices import pick_device
-    from services.sampling.cache import ModelCache
-    from services.sampling.job import run_sample_job
-
     settings = get_settings()
     device = pick_device(settings.worker_device)
     log.info("sampling on %s", device)
