@@ -1,0 +1,177 @@
+"""Real processes for integration tests: a database, a broker, `uvicorn` and a `celery worker`, on free ports."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as error:  # not up yet
+            last_error = error
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a machine without the service; under CI the service must be there."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: these tests must run)")
+    pytest.skip(reason)
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(10)
+
+
+@dataclass
+class RedisServer:
+    url: str
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def start(cls, folder: Path) -> "RedisServer":
+        binary = shutil.which("redis-server")
+        if binary is None:
+            url = os.environ.get("DJ_TEST_REDIS_URL")
+            if not url:
+                unavailable("no redis-server binary and no DJ_TEST_REDIS_URL")
+            return cls(url)
+        port = free_port()
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(folder)],
+            stdout=(folder / "redis.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        server = cls(f"redis://127.0.0.1:{port}/0", process)
+        import redis
+
+        wait_until(lambda: redis.Redis(port=port).ping(), 20, "redis-server")
+        return server
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+
+@dataclass
+class PostgresDatabase:
+    """A fresh database on the PostgreSQL server, dropped afterwards."""
+
+    url: str
+    admin_url: str
+    name: str
+
+    @classmethod
+    def create(cls) -> "PostgresDatabase":
+        import psycopg
+
+        admin = os.environ.get("DJ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        name = f"dj_test_{uuid.uuid4().hex[:12]}"
+        try:
+            with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+                connection.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as error:
+            unavailable(f"no PostgreSQL server at {admin} ({error}); set DJ_TEST_POSTGRES_URL")
+        base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        return cls(url=f"{base}/{name}", admin_url=admin, name=name)
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+@dataclass
+class Stack:
+    """An API process and a worker process sharing one database, broker and artifact folder."""
+
+    folder: Path
+    env: dict[str, str]
+    api_port: int = field(default_factory=free_port)
+    api: subprocess.Popen | None = None
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = (self.folder / log_name).open("ab")
+        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def migrate(self) -> None:
+        subprocess.run([sys.executable, "-m", "services.db.migrate"], cwd=ROOT, env=self.env, check=True,
+                       capture_output=True)
+
+    def start_api(self) -> None:
+        self.api = self._spawn([sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
+                                "--port", str(self.api_port)], "api.log")
+        wait_until(lambda: self.client().get("/readyz").status_code == 200, 60, "the API to be ready")
+
+    def start_worker(self, *extra: str) -> subprocess.Popen:
+        worker = self._spawn([sys.executable, "-m", "worker", "--pool", "prefork", *extra], "worker.log")
+        self.workers.append(worker)
+        return worker
+
+    def stop_workers(self, sig: int = signal.SIGTERM) -> None:
+        for worker in self.workers:
+            stop_process(worker, sig)
+        self.workers.clear()
+
+    def stop(self) -> None:
+        self.stop_workers()
+        if self.api is not None:
+            stop_process(self.api)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}", timeout=30)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.folder.glob("*.log"))
+
+    def wait_for_job(self, job_id: str, statuses: set[str], timeout: float = 120) -> dict[str, Any]:
+        with self.client() as client:
+            def done() -> dict[str, Any] | None:
+                job = client.get(f"/v1/jobs/{job_id}").json()
+                return job if job["status"] in statuses else None
+
+            try:
+                return wait_until(done, timeout, f"job {job_id} to reach {statuses}", interval=0.1)
+            except TimeoutError as error:
+                raise AssertionError(f"{error}\n{self.logs()}") from None
