@@ -43,10 +43,11 @@ def authenticate(
     x_api_key: Annotated[str | None, Header(description="The API key, as an alternative to Authorization.")] = None,
 ) -> Caller:
     """With no API keys configured everyone is the one owner `public`; otherwise the key names the owner."""
-    if not settings.api_keys:
+    owners = settings.api_key_owners
+    if not owners:
         return Caller(PUBLIC_OWNER)
     key = x_api_key or (authorization.removeprefix("Bearer ").strip() if authorization else None)
-    owner = settings.api_keys.get(key or "")
+    owner = owners.get(key or "")
     if owner is None:
         raise HTTPException(401, "a valid API key is required (Authorization: Bearer <key>)",
                             headers={"WWW-Authenticate": "Bearer"})

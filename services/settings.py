@@ -23,9 +23,10 @@ class Settings(BaseSettings):
     )
     artifact_root: Path | None = Field(None, description="Directory for images and models. Empty: data_dir/artifacts.")
     hub_cache_dir: Path | None = Field(None, description="Hugging Face hub cache. Empty: data_dir/hub.")
-    api_keys: dict[str, str] = Field(
-        default_factory=dict,
-        description='JSON object mapping API key to owner, e.g. {"k1": "alice"}. Empty: no auth, one owner "public".',
+    api_keys: str = Field(
+        "",
+        description='API keys and their owners, "key:owner" pairs separated by commas, e.g. "s3cret:alice,t0ken:bob". '
+        'Each owner sees only their own jobs, models and artifacts. Empty: no auth, one owner "public".',
     )
 
     model_import_dirs: str = Field(
@@ -67,6 +68,20 @@ class Settings(BaseSettings):
             if not self.api_keys:
                 raise ValueError("DJ_API_KEYS must be set in production; without it anyone can submit jobs")
         return self
+
+    @field_validator("api_keys")
+    @classmethod
+    def _well_formed_keys(cls, value: str) -> str:
+        for pair in filter(None, (part.strip() for part in value.split(","))):
+            key, _, owner = pair.partition(":")
+            if not key or not owner:
+                raise ValueError(f"DJ_API_KEYS entries look like key:owner, got {pair!r}")
+        return value
+
+    @property
+    def api_key_owners(self) -> dict[str, str]:
+        pairs = (part.strip().partition(":") for part in self.api_keys.split(",") if part.strip())
+        return {key: owner for key, _, owner in pairs}
 
     @property
     def import_roots(self) -> list[Path]:
