@@ -8,7 +8,7 @@ from services.artifacts import ArtifactStore
 from services.db import session_scope
 from services.db.models import Artifact, Job
 from services.jobs.lifecycle import Claim, ClaimResult, claim, fail, finish_canceled, succeed
-from services.jobs.progress import Heartbeat, JobCanceled, ProgressReporter
+from services.jobs.progress import JobCanceled, ProgressReporter
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,11 @@ def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore
     job = outcome.job
     assert job is not None
     attempt = job.attempts
-    reporter = ProgressReporter(job.id, attempt, interval=settings.progress_interval_seconds)
+    reporter = ProgressReporter(job.id, attempt, interval=settings.progress_interval_seconds,
+                                heartbeat_every=max(settings.job_lease_seconds / 4, 0.05))
     context = JobContext(job=job, attempt=attempt, reporter=reporter, folder=f"jobs/{job.id}/attempt-{attempt}")
     log.info("job %s (%s) attempt %d started on %s", job.id, job.kind, attempt, worker)
-    with Heartbeat(reporter, every=max(settings.job_lease_seconds / 4, 0.05)):
+    with reporter:
         try:
             result = work(context)
         except JobCanceled:

@@ -19,7 +19,7 @@ def image_bytes(stack: Stack, job: dict[str, Any]) -> list[bytes]:
 
 def test_sample_job_produces_images_and_a_grid(stack: Stack, model_id: str) -> None:
     job = submit(stack, model_id=model_id, scheduler="ddim", num_inference_steps=20, seed=7, num_images=3)
-    assert job["status"] == "queued" and job["input"]["seed"] == 7
+    assert job["status"] in {"queued", "running"} and job["input"]["seed"] == 7  # a fast worker may have it already
     done = stack.wait_for_job(job["id"], {"succeeded", "failed"})
     assert done["status"] == "succeeded", done["error"]
     kinds = sorted(a["kind"] for a in done["artifacts"])
