@@ -1,6 +1,8 @@
 """The model registry: register a diffusers pipeline folder or a hub id, read what a model is from its config."""
 
 import json
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,31 @@ def register_hub(session: Session, *, owner: str, hub_id: str, name: str | None,
     session.flush()
     return model
 
+
+
+def model_archive(store: ArtifactStore, model: Model) -> Path:
+    """The model's folder as a zip (built once: models never change), ready to stream."""
+    if model.path is None:
+        raise InputError("model_id", f"{model.source} lives on the Hugging Face hub; download it from there")
+    archive = store.resolve(f"{model.path}.zip")
+    if not archive.is_file():
+        folder = store.resolve(model.path)
+        staging = archive.with_name(f".tmp-{new_id()}.zip")
+        try:
+            with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as bundle:
+                for file in sorted(folder.rglob("*")):
+                    if file.is_file():
+                        bundle.write(file, Path(model.name.replace("/", "--")) / file.relative_to(folder))
+            os.replace(staging, archive)
+        finally:
+            staging.unlink(missing_ok=True)
+    return archive
+
+
+def delete_model(session: Session, store: ArtifactStore, model: Model) -> None:
+    """Forget the model (committed first), then remove its files; jobs that made or used it keep their records."""
+    session.delete(model)
+    session.commit()
+    if model.path is not None:
+        store.remove(f"{model.path}.zip")
+        store.remove(model.path)

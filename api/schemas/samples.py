@@ -31,4 +31,8 @@ class SampleRequest(BaseModel):
         "and shown in the job's input."
     )
     num_images: int = Field(1, ge=1, description="Images to sample in one batch (bounded by the server's limit).")
+    class_labels: list[int | str] | None = Field(
+        None, description="Class-conditioned models only: one label per image, by index or class name. Omitted: "
+        "the images cycle through the classes.", examples=[[0, 1, "7"]],
+    )
     output_format: Literal["png", "jpeg", "webp"] = Field("png", description="File format of the images and grid.")

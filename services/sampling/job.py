@@ -42,9 +42,11 @@ def run_sample_job(
     config = loaded.unet.config
     generator = torch.Generator("cpu").manual_seed(params["seed"])
     noise = initial_noise(params["num_images"], config.in_channels, config.sample_size, generator)
+    labels = params.get("class_labels")
     samples = denoise(
         loaded.unet, scheduler, noise,
         num_inference_steps=params["num_inference_steps"], generator=generator, eta=params.get("eta"),
+        class_labels=torch.tensor(labels, device=device) if labels is not None else None,
         on_step=reporter.update,
     )
     images = to_pil(samples)
@@ -52,7 +54,11 @@ def run_sample_job(
     folder = context.folder
     common = {"seed": params["seed"], "scheduler": params["scheduler"], "width": images[0].width,
               "height": images[0].height}
-    outputs = [(f"{folder}/image-{i:03d}.{output_format}", "image", image, {"index": i}) for i, image in enumerate(images)]
+    outputs = [
+        (f"{folder}/image-{i:03d}.{output_format}", "image", image,
+         {"index": i, **({"class_label": labels[i]} if labels is not None else {})})
+        for i, image in enumerate(images)
+    ]
     outputs.append((f"{folder}/grid.{output_format}", "grid", grid(images), {"count": len(images)}))
     artifacts = []
     for relative, kind, image, meta in outputs:

@@ -11,6 +11,7 @@ from services.errors import InputError, NotFound
 from services.jobs.lifecycle import create_job
 from services.jobs.states import JobKind
 from services.sampling.catalog import SCHEDULERS
+from services.sampling.labels import resolve_class_labels
 from services.settings import Settings
 
 
@@ -33,6 +34,7 @@ def submit_sample(session: Session, owner: str, params: dict[str, Any], settings
     except NotFound as error:
         raise InputError("model_id", error.message) from error
     check_sample_input(params, model, settings)
+    params = {**params, "class_labels": resolve_class_labels(params.get("class_labels"), params["num_images"], model)}
     if params.get("seed") is None:
-        params = {**params, "seed": secrets.randbelow(2**31)}
+        params["seed"] = secrets.randbelow(2**31)
     return create_job(session, owner=owner, kind=JobKind.SAMPLE, input=params)
