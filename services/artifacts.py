@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 MEDIA_TYPES = {
@@ -58,6 +59,24 @@ class ArtifactStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        return target
+
+    def archive(self, relative: str | Path, top: str) -> Path:
+        """A zip of a folder in the store (built once, next to it), its entries under ``top/``."""
+        folder = self.resolve(relative)
+        target = folder.with_name(folder.name + ".zip")
+        if target.is_file():
+            return target
+        fd, tmp = tempfile.mkstemp(dir=folder.parent, prefix=".tmp-", suffix=".zip")
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
+                for file in sorted(folder.rglob("*")):
+                    if file.is_file():
+                        bundle.write(file, Path(top) / file.relative_to(folder))
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return target
 
     def remove(self, relative: str | Path) -> None:

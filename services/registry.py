@@ -1,8 +1,6 @@
 """The model registry: register a diffusers pipeline folder or a hub id, read what a model is from its config."""
 
 import json
-import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,19 +126,7 @@ def model_archive(store: ArtifactStore, model: Model) -> Path:
     """The model's folder as a zip (built once: models never change), ready to stream."""
     if model.path is None:
         raise InputError("model_id", f"{model.source} lives on the Hugging Face hub; download it from there")
-    archive = store.resolve(f"{model.path}.zip")
-    if not archive.is_file():
-        folder = store.resolve(model.path)
-        staging = archive.with_name(f".tmp-{new_id()}.zip")
-        try:
-            with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as bundle:
-                for file in sorted(folder.rglob("*")):
-                    if file.is_file():
-                        bundle.write(file, Path(model.name.replace("/", "--")) / file.relative_to(folder))
-            os.replace(staging, archive)
-        finally:
-            staging.unlink(missing_ok=True)
-    return archive
+    return store.archive(model.path, top=model.name.replace("/", "--"))
 
 
 def delete_model(session: Session, store: ArtifactStore, model: Model) -> None:

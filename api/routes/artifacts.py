@@ -29,6 +29,8 @@ def get_artifact_content(artifact_id: str, session: SessionDep, caller: CallerDe
     """An artifact's bytes."""
     artifact = get_readable(session, Artifact, artifact_id, caller.owner)
     path = store.resolve(artifact.path)
+    if path.is_dir():  # a checkpoint or model folder: served as a zip
+        path = store.archive(artifact.path, top=path.name)
     if not path.is_file():
         raise NotFound("artifact file", artifact_id)
     return FileResponse(path, media_type=artifact.media_type, filename=path.name)

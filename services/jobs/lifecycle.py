@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from services.db.models import Artifact, Job, utcnow
+from services.db.models import Artifact, Job, Model, utcnow
 from services.jobs.states import FINAL_STATES, JobKind, JobStatus, check_transition
 
 
@@ -97,13 +97,18 @@ def record_progress(session: Session, job_id: str, attempt: int, progress: dict[
 
 def succeed(
     session: Session, job_id: str, attempt: int, artifacts: Sequence[Artifact], *,
-    progress: dict[str, Any] | None = None, model_id: str | None = None,
+    progress: dict[str, Any] | None = None, model: Model | None = None,
 ) -> bool:
-    """Finish the job and record its artifacts in the same transaction."""
-    values: dict[str, Any] = {"finished_at": utcnow(), "model_id": model_id}
+    """Finish the job and record its artifacts (and the model it made) in the same transaction."""
+    values: dict[str, Any] = {"finished_at": utcnow()}
     if progress is not None:
         values["progress"] = progress
+    if model is not None:
+        session.add(model)
+        session.flush()  # the job row refers to it
+        values["model_id"] = model.id
     if not _set_status(session, job_id, JobStatus.RUNNING, JobStatus.SUCCEEDED, attempt=attempt, **values):
+        session.rollback()
         return False
     session.add_all(artifacts)
     return True

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from services.artifacts import ArtifactStore
 from services.db import session_scope
-from services.db.models import Artifact, Job
+from services.db.models import Artifact, Job, Model
 from services.jobs.lifecycle import Claim, ClaimResult, claim, fail, finish_canceled, succeed
 from services.jobs.progress import JobCanceled, ProgressReporter
 from services.settings import Settings
@@ -31,7 +31,7 @@ class JobContext:
 @dataclass
 class WorkResult:
     artifacts: Sequence[Artifact]
-    model_id: str | None = None
+    model: Model | None = None  # a model the job produced: recorded in the same transaction as its success
 
 
 Work = Callable[[JobContext], WorkResult]
@@ -74,7 +74,7 @@ def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore
                 fail(session, job.id, attempt, error_type_of(error), f"{type(error).__name__}: {error}")
             return outcome
     with session_scope() as session:
-        recorded = succeed(session, job.id, attempt, result.artifacts, progress=reporter.state, model_id=result.model_id)
+        recorded = succeed(session, job.id, attempt, result.artifacts, progress=reporter.state, model=result.model)
     if not recorded:  # canceled or taken over while finishing: these files belong to no job
         store.remove(context.folder)
     log.info("job %s %s", job.id, "succeeded" if recorded else "finished but was no longer ours")
