@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException
 from sqlalchemy.orm import Session
 
-from api.publish import publish_job
+from worker.publish import publish_job
 from services.artifacts import ArtifactStore
 from services.db import get_session_factory
 from services.jobs.dispatch import Publisher

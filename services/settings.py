@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         60.0, gt=0, description="A running job whose heartbeat is older than this is taken to have lost its worker."
     )
+    job_recovery_interval_seconds: float = Field(
+        5.0, gt=0, description="How often each worker looks for jobs whose worker died or that never reached the "
+        "broker, and queues them again.",
+    )
     progress_interval_seconds: float = Field(0.25, ge=0, description="Least time between two progress writes of a job.")
     pipeline_cache_size: int = Field(4, ge=1, description="Models a worker keeps loaded (least recently used go first).")
     worker_device: str = Field("auto", description="torch device for workers: auto, cpu, cuda, cuda:1, mps.")

@@ -1,20 +1,23 @@
 """The tasks. Each takes only the job id (which is also the Celery task id)."""
 
 import logging
+import threading
 from functools import cache, partial
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from services.artifacts import ArtifactStore
-from services.db import get_engine
+from services.db import get_engine, session_scope
 from services.devices import pick_device
 from services.jobs.lifecycle import ClaimResult
+from services.jobs.recovery import recover_jobs
 from services.jobs.runner import Work, run_job
 from services.sampling.cache import ModelCache
 from services.sampling.job import run_sample_job  # torch and diffusers load here, once, before the pool forks
 from services.settings import get_settings
 from worker.app import celery_app
+from worker.publish import publish_job
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +54,22 @@ def _run(task: Task, job_id: str, work: Work) -> None:
 def sample(self: Task, job_id: str) -> None:
     """Run a sample job."""
     _run(self, job_id, _sample_work())
+
+
+def _recovery_loop(stop: threading.Event) -> None:
+    settings = get_settings()
+    while not stop.wait(settings.job_recovery_interval_seconds):
+        try:
+            with session_scope() as session:
+                recover_jobs(session, publish_job, lease_seconds=settings.job_lease_seconds,
+                             max_attempts=settings.job_max_attempts)
+        except Exception:  # the database or broker is down: the next round tries again
+            log.warning("job recovery round failed", exc_info=True)
+
+
+@worker_ready.connect
+def _start_recovery(**_: object) -> None:
+    # Runs in the worker's main process, which does no ML work; every worker runs one, safely.
+    stop = threading.Event()
+    threading.Thread(target=_recovery_loop, args=(stop,), name="job-recovery", daemon=True).start()
+    worker_shutdown.connect(lambda **_: stop.set(), weak=False)

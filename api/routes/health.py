@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from api.publish import broker_reachable
+from worker.publish import broker_reachable
 
 router = APIRouter(tags=["health"])
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -50,6 +50,26 @@ class Claim:
     retry_in: float = 0.0
 
 
+def requeue_lost(session: Session, job: Job, max_attempts: int) -> bool:
+    """A running job whose worker was lost goes back to queued, or fails once it is out of attempts."""
+    if not _set_status(session, job.id, JobStatus.RUNNING, JobStatus.QUEUED, attempt=job.attempts,
+                       worker=None, enqueued_at=None):
+        return False
+    if job.attempts >= max_attempts:
+        _set_status(
+            session, job.id, JobStatus.QUEUED, JobStatus.FAILED,
+            error_type="worker_lost",
+            error_message=f"the job's worker was lost {job.attempts} times; giving up after {max_attempts} attempts",
+            finished_at=utcnow(),
+        )
+        return False
+    return True
+
+
+def lease_expired(job: Job, lease_seconds: float, now: datetime) -> bool:
+    return (job.heartbeat_at or job.started_at or now) + timedelta(seconds=lease_seconds) <= now
+
+
 def claim(session: Session, job_id: str, *, worker: str, max_attempts: int, lease_seconds: float) -> Claim:
     """Take the job for this worker. A duplicate delivery finds nothing to claim."""
     job = session.get(Job, job_id, populate_existing=True)
@@ -57,19 +77,12 @@ def claim(session: Session, job_id: str, *, worker: str, max_attempts: int, leas
         return Claim(ClaimResult.GONE)
     now = utcnow()
     if job.status == JobStatus.RUNNING:
-        lease_end = (job.heartbeat_at or job.started_at or now) + timedelta(seconds=lease_seconds)
-        if lease_end > now:
+        if not lease_expired(job, lease_seconds, now):
+            lease_end = (job.heartbeat_at or job.started_at or now) + timedelta(seconds=lease_seconds)
             return Claim(ClaimResult.BUSY, retry_in=(lease_end - now).total_seconds())
-        if not _set_status(session, job_id, JobStatus.RUNNING, JobStatus.QUEUED, attempt=job.attempts, worker=None):
-            return Claim(ClaimResult.BUSY, retry_in=1.0)
-    if job.attempts >= max_attempts:
-        _set_status(
-            session, job_id, JobStatus.QUEUED, JobStatus.FAILED,
-            error_type="worker_lost",
-            error_message=f"the job's worker was lost {job.attempts} times; giving up after {max_attempts} attempts",
-            finished_at=now,
-        )
-        return Claim(ClaimResult.GONE)
+        if not requeue_lost(session, job, max_attempts):
+            session.refresh(job)
+            return Claim(ClaimResult.GONE if job.status in FINAL_STATES else ClaimResult.BUSY, retry_in=1.0)
     claimed = _set_status(
         session, job_id, JobStatus.QUEUED, JobStatus.RUNNING,
         attempts=Job.attempts + 1, worker=worker, started_at=now, heartbeat_at=now,
