@@ -17,6 +17,8 @@ def stack_env(folder: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJ_")}
     env.update({"DJ_DATA_DIR": str(folder / "var"), "PYTHONUNBUFFERED": "1",
                 "DJ_PROGRESS_INTERVAL_SECONDS": "0.05",
+                # Short leases so tests that kill workers see their jobs recovered within seconds.
+                "DJ_JOB_LEASE_SECONDS": "4", "DJ_JOB_RECOVERY_INTERVAL_SECONDS": "1",
                 # No hub is reachable from tests: the hub client fails at once instead of retrying for ~20 s.
                 "HF_HUB_OFFLINE": "1"})
     env.update({f"DJ_{key.upper()}": value for key, value in settings.items()})
