@@ -2,13 +2,17 @@
 
 from typing import Annotated, Literal
 
+from collections.abc import Iterator
+
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from api.deps import CallerDep, SessionDep
 from api.errors import error_responses
 from api.schemas.jobs import CancelOut, JobList, JobOut
 from services.access import get_readable
 from services.db.models import Job
+from services.jobs.events import watch_job
 from services.jobs.lifecycle import cancel
 from services.jobs.queries import job_artifacts, list_jobs
 
@@ -49,3 +53,29 @@ def cancel_job(job_id: str, session: SessionDep, caller: CallerDep) -> CancelOut
     session.commit()
     session.refresh(job)
     return CancelOut(result=result.value, job=_out(session, job))
+
+
+def _server_sent_events(job_id: str, owner: str) -> Iterator[str]:
+    for change in watch_job(job_id, owner):
+        if change is None:
+            yield ": keep-alive\n\n"
+            continue
+        job = JobOut.of(*change)
+        event = "progress" if job.status == "running" and job.progress.step else job.status
+        yield f"event: {event}\ndata: {job.model_dump_json()}\n\n"
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "Server-sent events; each `data` is the job as GET /v1/jobs/{id} returns it. "
+                     "Events: the job's status (queued, running, succeeded, failed, canceled) or `progress`. "
+                     "The current state comes first; the stream ends after a final status."},
+               **error_responses(401, 404)},
+)
+def job_events(job_id: str, session: SessionDep, caller: CallerDep) -> StreamingResponse:
+    """Live status and progress of a job as server-sent events, ending with the finished job."""
+    get_readable(session, Job, job_id, caller.owner)  # an unknown id is a 404, not an empty stream
+    return StreamingResponse(_server_sent_events(job_id, caller.owner), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -15,6 +15,8 @@ class Progress(BaseModel):
     fraction: float = Field(0.0, description="step / total, from 0 to 1.")
     eta_s: float | None = Field(None, description="Estimated seconds until the work is done.")
     loss: float | None = Field(None, description="Latest training loss (training jobs).")
+    resumed_from_step: int | None = Field(None, description="Training resumed from this checkpoint step.")
+    preview_artifact_id: str | None = Field(None, description="The latest preview image, when previews are on.")
 
 
 class JobError(BaseModel):
@@ -30,6 +32,7 @@ class JobMetrics(BaseModel):
 class JobUrls(BaseModel):
     self: str = Field(description="This job.")
     cancel: str = Field(description="POST here to cancel it.")
+    events: str = Field(description="Server-sent events with its status and progress.")
 
 
 class JobOut(BaseModel):
@@ -64,7 +67,7 @@ class JobOut(BaseModel):
             finished_at=job.finished_at,
             metrics=JobMetrics(queue_s=seconds(job.created_at, job.started_at),
                                run_s=seconds(job.started_at, job.finished_at)),
-            urls=JobUrls(self=base, cancel=f"{base}/cancel"),
+            urls=JobUrls(self=base, cancel=f"{base}/cancel", events=f"{base}/events"),
         )
 
 

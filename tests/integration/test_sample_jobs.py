@@ -1,6 +1,7 @@
 """A sample job through real processes: HTTP -> database -> broker -> worker -> files -> HTTP."""
 
 import io
+import json
 from typing import Any
 
 import pytest
@@ -123,3 +124,27 @@ def test_cancel_a_running_job_stops_it_without_artifacts(stack: Stack, model_id:
     done = stack.wait_for_job(job["id"], {"canceled", "succeeded", "failed"})
     assert done["status"] == "canceled"
     assert done["progress"]["step"] < 1000 and done["artifacts"] == []
+
+
+def test_events_stream_the_job_from_current_state_to_its_end(stack: Stack, model_id: str) -> None:
+    job = submit(stack, model_id=model_id, scheduler="ddpm", num_inference_steps=300, num_images=2)
+    events: list[tuple[str, dict[str, Any]]] = []
+    with stack.client() as client, client.stream("GET", f"/v1/jobs/{job['id']}/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line.removeprefix("data: "))))
+    names = [name for name, _ in events]
+    assert names[0] in {"queued", "running", "progress"} and names[-1] == "succeeded"
+    assert "progress" in names
+    steps = [data["progress"]["step"] for name, data in events if name == "progress"]
+    assert steps == sorted(steps) and 0 < steps[0] <= steps[-1] <= 300
+    assert len(events[-1][1]["artifacts"]) == 3
+    with stack.client() as client:  # a client that connects after the end gets the final state at once
+        with client.stream("GET", f"/v1/jobs/{job['id']}/events") as again:
+            lines = [line for line in again.iter_lines() if line.startswith("event: ")]
+        assert lines == ["event: succeeded"]
+        assert client.get("/v1/jobs/nope/events").status_code == 404
