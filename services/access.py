@@ -5,12 +5,12 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from services.db.models import Artifact, Job, Model
+from services.db.models import Artifact, Dataset, Job, Model
 from services.errors import NotFound
 
-Owned = TypeVar("Owned", Job, Model, Artifact)
+Owned = TypeVar("Owned", Job, Model, Artifact, Dataset)
 
-RESOURCE_NAMES = {Job: "job", Model: "model", Artifact: "artifact"}
+RESOURCE_NAMES = {Job: "job", Model: "model", Artifact: "artifact", Dataset: "dataset"}
 
 
 def readable(entity: type[Owned], owner: str) -> Select[tuple[Owned]]:

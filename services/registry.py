@@ -74,12 +74,13 @@ def check_import_allowed(folder: Path, allowed_roots: list[Path], production: bo
         raise InputError("path", f"{folder} is outside the directories models may be imported from")
 
 
-def _row(owner: str, name: str, source_type: str, source: str, path: str | None, info: ModelInfo,
-         meta: dict[str, Any], model_id: str | None = None) -> Model:
+def new_model_row(*, owner: str, name: str, source_type: str, source: str, path: str | None, info: ModelInfo,
+                  meta: dict[str, Any], model_id: str | None = None) -> Model:
+    """A registry row (not yet added to a session); ``meta["class_names"]`` becomes its class names."""
     return Model(
         id=model_id or new_id(), owner=owner, name=name, source_type=source_type, source=source, path=path,
         sample_size=info.sample_size, in_channels=info.in_channels, out_channels=info.out_channels,
-        num_class_embeds=info.num_class_embeds, class_names=meta.pop("class_names", None),
+        num_class_embeds=info.num_class_embeds, class_names=meta.get("class_names"),
         scheduler_class=info.scheduler_class, meta=meta,
     )
 
@@ -90,7 +91,8 @@ def register_folder(session: Session, store: ArtifactStore, *, owner: str, folde
     model_id = new_id()
     relative = f"models/{model_id}"
     store.copy_tree(folder, relative)
-    model = _row(owner, name or folder.name, "folder", str(folder), relative, info, {}, model_id)
+    model = new_model_row(owner=owner, name=name or folder.name, source_type="folder", source=str(folder),
+                          path=relative, info=info, meta={}, model_id=model_id)
     session.add(model)
     session.flush()
     return model
@@ -115,7 +117,8 @@ def register_hub(session: Session, *, owner: str, hub_id: str, name: str | None,
     except Exception:
         scheduler_config = None
     info = model_info(unet_config, scheduler_config, "hub_id")
-    model = _row(owner, name or hub_id, "hub", hub_id, None, info, {})
+    model = new_model_row(owner=owner, name=name or hub_id, source_type="hub", source=hub_id, path=None, info=info,
+                          meta={})
     session.add(model)
     session.flush()
     return model

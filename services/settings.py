@@ -34,8 +34,24 @@ class Settings(BaseSettings):
         description="Directories (separated by ':') whose model folders POST /v1/models may register. "
         "Empty: anywhere in development, nowhere in production.",
     )
+    clip_model: str = Field(
+        "openai/clip-vit-base-patch32",
+        description="CLIP for clip_guidance: a hub id or a local folder (CLIPModel + tokenizer). Empty: no CLIP guidance.",
+    )
     max_images_per_job: int = Field(16, ge=1, description="Upper bound of num_images in a sample job.")
     max_inference_steps: int = Field(1000, ge=1, description="Upper bound of num_inference_steps.")
+    max_training_steps: int = Field(1_000_000, ge=1, description="Upper bound of max_steps in a training job.")
+    max_image_size: int = Field(512, ge=8, description="Upper bound of image_size in a training job.")
+    max_batch_size: int = Field(512, ge=1, description="Upper bound of batch_size in a training job.")
+    max_upload_bytes: int = Field(
+        200 * 1024 * 1024, ge=1, description="Largest dataset archive POST /v1/datasets accepts, in bytes (else 413)."
+    )
+    max_archive_entries: int = Field(50_000, ge=1, description="Most entries (files, folders) a dataset archive holds.")
+    max_image_pixels: int = Field(
+        4096 * 4096, ge=1, description="Most pixels (width × height) of one dataset image; larger ones are refused "
+        "as possible decompression bombs.",
+    )
+    max_dataset_images: int = Field(100_000, ge=1, description="Most images one dataset may hold.")
     job_max_attempts: int = Field(3, ge=1, description="A job whose worker was lost this many times fails.")
     job_lease_seconds: float = Field(
         60.0, gt=0, description="A running job whose heartbeat is older than this is taken to have lost its worker."

@@ -14,7 +14,9 @@ from services.jobs.lifecycle import ClaimResult
 from services.jobs.recovery import recover_jobs
 from services.jobs.runner import Work, run_job
 from services.sampling.cache import ModelCache
+from services.sampling.clip import ClipCache
 from services.sampling.job import run_sample_job  # torch and diffusers load here, once, before the pool forks
+from services.training.job import run_training_job
 from services.settings import get_settings
 from worker.app import celery_app
 from worker.publish import publish_job
@@ -36,8 +38,15 @@ def _sample_work() -> Work:
     log.info("sampling on %s", device)
     return partial(
         run_sample_job, store=ArtifactStore(settings.artifact_root), cache=ModelCache(settings.pipeline_cache_size),
-        device=device, hub_cache_dir=settings.hub_cache_dir,
+        device=device, hub_cache_dir=settings.hub_cache_dir, clip_cache=ClipCache(1), clip_model=settings.clip_model,
     )
+
+
+@cache
+def _training_work() -> Work:
+    settings = get_settings()
+    return partial(run_training_job, store=ArtifactStore(settings.artifact_root),
+                   device=pick_device(settings.worker_device))
 
 
 def _run(task: Task, job_id: str, work: Work) -> None:
@@ -54,6 +63,12 @@ def _run(task: Task, job_id: str, work: Work) -> None:
 def sample(self: Task, job_id: str) -> None:
     """Run a sample job."""
     _run(self, job_id, _sample_work())
+
+
+@celery_app.task(name="jobs.train", bind=True)
+def train(self: Task, job_id: str) -> None:
+    """Run a training or fine-tuning job."""
+    _run(self, job_id, _training_work())
 
 
 def _recovery_loop(stop: threading.Event) -> None:

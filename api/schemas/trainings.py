@@ -70,7 +70,9 @@ class TrainingRequest(BaseModel):
     mixed_precision: Literal["no", "fp16", "bf16"] = Field(
         "no", description="Autocast precision where the worker's device supports it (else full precision)."
     )
-    random_flip: bool = Field(True, description="Random horizontal flips (off for digits-like data).")
+    random_flip: bool | None = Field(
+        None, description="Random horizontal flips. Default: on for color data, off for grayscale (digits).",
+    )
     seed: int = Field(0, ge=0, lt=2**31, description="Seeds weights, noise, timesteps and batches.")
     checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints (resume points).")
     sample_every: int = Field(500, ge=0, description="Steps between sample grids; 0 for none.")

@@ -95,3 +95,28 @@ class Artifact(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dataset(Base):
+    __tablename__ = "dataset"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    source_type: Mapped[str] = mapped_column(String(16))  # builtin | upload | imagefolder | hub
+    source: Mapped[str] = mapped_column(Text)  # builtin name, uploaded file name, server folder, or hub dataset name
+    path: Mapped[str | None] = mapped_column(Text)  # under the artifact root for uploads; None otherwise
+    num_images: Mapped[int | None] = mapped_column(Integer)  # None for hub datasets (known only when loaded)
+    class_names: Mapped[list[Any] | None]
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    grayscale_modes = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})  # PIL modes
+
+    @property
+    def channels(self) -> int | None:
+        """1 when every image seen is grayscale, 3 otherwise; None when not known (hub datasets)."""
+        modes = (self.meta or {}).get("modes")
+        if not modes:
+            return None
+        return 1 if set(modes) <= self.grayscale_modes else 3

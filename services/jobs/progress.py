@@ -27,6 +27,7 @@ class ProgressReporter:
         self.interval, self.heartbeat_every = interval, heartbeat_every
         self.canceled = threading.Event()
         self.state: dict[str, Any] = {}
+        self._notes: dict[str, Any] = {}
         self._version = 0
         self._started = time.monotonic()
         self._stop = threading.Event()
@@ -38,11 +39,17 @@ class ProgressReporter:
         eta = elapsed / step * (total - step) if step else None
         self.state = {
             "step": step, "total": total, "fraction": round(step / total, 4) if total else 1.0,
-            "eta_s": round(eta, 2) if eta is not None else None, **extra,
+            "eta_s": round(eta, 2) if eta is not None else None, **self._notes, **extra,
         }
         self._version += 1
         if self.canceled.is_set():
             raise JobCanceled(f"job {self.job_id} was canceled at step {step}")
+
+    def note(self, **values: Any) -> None:
+        """Facts that stay in the progress from now on (the latest preview, the step a training resumed from)."""
+        self._notes.update(values)
+        self.state = {**self.state, **values}
+        self._version += 1
 
     def _write(self, progress: dict[str, Any] | None) -> None:
         with session_scope() as session:

@@ -13,6 +13,7 @@ from services.sampling.cache import ModelCache
 from services.sampling.images import encode, grid, to_pil
 from services.sampling.loop import denoise, initial_noise
 from services.sampling.schedulers import build_scheduler
+from services.sampling.steering import PreviewWriter, build_guidance
 
 
 def model_location(model: Model, store: ArtifactStore) -> str | Path:
@@ -31,7 +32,7 @@ def job_model(job: Job) -> Model:
 
 def run_sample_job(
     context: JobContext, *, store: ArtifactStore, cache: ModelCache, device: torch.device,
-    hub_cache_dir: Path | None = None,
+    hub_cache_dir: Path | None = None, clip_cache: Any = None, clip_model: str = "",
 ) -> WorkResult:
     """Run the job's sampling and return its (not yet recorded) artifacts; files are already in place."""
     job, reporter = context.job, context.reporter
@@ -43,11 +44,13 @@ def run_sample_job(
     generator = torch.Generator("cpu").manual_seed(params["seed"])
     noise = initial_noise(params["num_images"], config.in_channels, config.sample_size, generator)
     labels = params.get("class_labels")
+    guidance = build_guidance(params, config.num_class_embeds, device=device, clip_cache=clip_cache,
+                              clip_model=clip_model, hub_cache_dir=hub_cache_dir)
     samples = denoise(
         loaded.unet, scheduler, noise,
         num_inference_steps=params["num_inference_steps"], generator=generator, eta=params.get("eta"),
-        class_labels=torch.tensor(labels, device=device) if labels is not None else None,
-        on_step=reporter.update,
+        class_labels=torch.tensor(labels, device=device) if labels is not None else None, guidance=guidance,
+        on_step=reporter.update, on_x0=PreviewWriter(job, store, reporter, params.get("preview_every", 0)),
     )
     images = to_pil(samples)
     output_format = params["output_format"]

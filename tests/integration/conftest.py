@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.clip_factory import save_tiny_clip
 from tests.integration.stack import PostgresDatabase, RedisServer, Stack
 
 BACKENDS = ["embedded", "postgres-redis"]
@@ -37,6 +38,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         redis = RedisServer.start(folder)
         cleanups.append(redis.stop)
         settings = {"database_url": database.url, "broker_url": redis.url}
+    settings["clip_model"] = str(save_tiny_clip(folder / "clip"))  # CLIP guidance without a hub
     stack = Stack(folder=folder, env=stack_env(folder, **settings))
     try:
         stack.migrate()
