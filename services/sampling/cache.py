@@ -1,7 +1,5 @@
 """Models a worker keeps loaded, least recently used evicted first, so a second job does not reload."""
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +8,7 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
 from services.jobs.runner import JobError
+from services.lru import LRUCache
 
 
 class ModelLoadError(JobError):
@@ -38,29 +37,8 @@ def load_model(location: str | Path, device: torch.device, cache_dir: Path | Non
     return LoadedModel(unet=unet, scheduler_config=scheduler_config)
 
 
-class ModelCache:
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
-        self._lock = threading.Lock()
-        self.loads = 0
+class ModelCache(LRUCache[LoadedModel]):
+    """Models a worker keeps loaded, by registry id and device."""
 
     def get(self, key: str, location: str | Path, device: torch.device, cache_dir: Path | None = None) -> LoadedModel:
-        entry_key = (key, str(device))
-        with self._lock:
-            if entry_key in self._entries:
-                self._entries.move_to_end(entry_key)
-                return self._entries[entry_key]
-        loaded = load_model(location, device, cache_dir)
-        with self._lock:
-            self.loads += 1
-            self._entries[entry_key] = loaded
-            self._entries.move_to_end(entry_key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-        return loaded
-
-    def evict(self, key: str) -> None:
-        with self._lock:
-            for entry_key in [k for k in self._entries if k[0] == key]:
-                del self._entries[entry_key]
+        return self.get_or_load((key, str(device)), lambda: load_model(location, device, cache_dir))

@@ -2,8 +2,6 @@
 
 import math
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from transformers import AutoTokenizer, CLIPModel, PreTrainedTokenizerBase
 from transformers.image_processing_base import ImageProcessingMixin
 
 from services.jobs.runner import JobError
+from services.lru import LRUCache
 
 # OpenAI CLIP's preprocessing constants, used when a model folder has no image processor config.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -163,29 +162,11 @@ def _rotate_and_flip(generator: torch.Generator | None, degrees: float = 5.0) ->
     return [[cos * flip, -sin, 0.0], [sin * flip, cos, 0.0]]
 
 
-class ClipCache:
+class ClipCache(LRUCache[ClipGuide]):
     """CLIP models a worker keeps loaded, least recently used evicted first, so each is loaded once."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], ClipGuide] = OrderedDict()
-        self._lock = threading.Lock()
-        self.loads = 0
-
     def get(self, location: str | Path, device: torch.device, cache_dir: Path | None = None) -> ClipGuide:
-        entry_key = (str(location), str(device))
-        with self._lock:
-            if entry_key in self._entries:
-                self._entries.move_to_end(entry_key)
-                return self._entries[entry_key]
-        guide = ClipGuide.load(location, device, cache_dir)
-        with self._lock:
-            self.loads += 1
-            self._entries[entry_key] = guide
-            self._entries.move_to_end(entry_key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-        return guide
+        return self.get_or_load((str(location), str(device)), lambda: ClipGuide.load(location, device, cache_dir))
 
 
 def _features(output: object) -> torch.Tensor:
