@@ -47,11 +47,16 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
+    """SIGTERM asks the main process to stop as it is built to (a worker finishes its job); SIGKILL takes the whole
+    process group at once, as a crash would; whatever is still alive after ``timeout`` is killed."""
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, sig)
+        if sig == signal.SIGKILL:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
         process.wait(timeout)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         try:
