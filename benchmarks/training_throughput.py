@@ -184,9 +184,10 @@ def main() -> None:
     rows = []
     for preset in args.presets:
         ours, baseline = [], []
-        for _ in range(args.rounds):
+        for index in range(args.rounds):
             ours.append(ours_rate(preset, data, STEPS[preset]))
             baseline.append(baseline_rate(preset, pngs, STEPS[preset]))
+            print(f"  {preset} round {index + 1}: ours {ours[-1]:.1f}, baseline {baseline[-1]:.1f} img/s", flush=True)
         rows.append((preset, ours, baseline))
     print(f"digits: {len(pngs)} PNGs of {args.source_size}x{args.source_size} -> {SIZE}x{SIZE} RGB, batch {BATCH}, "
           f"{torch.get_num_threads()} CPU threads, {args.rounds} alternating rounds; "
