@@ -172,7 +172,7 @@ def variant_rates(preset: str, data: TensorImages, rounds: int, chunk: int = 5) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["tiny", "course"], choices=sorted(STEPS))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--source-size", type=int, default=8,
                         help="side of the stored PNGs (8: the digits as they are; 256: photo-sized sources)")
     parser.add_argument("--variants", action="store_true", help="also time channels_last and torch.compile")
@@ -185,8 +185,13 @@ def main() -> None:
     for preset in args.presets:
         ours, baseline = [], []
         for index in range(args.rounds):
-            ours.append(ours_rate(preset, data, STEPS[preset]))
-            baseline.append(baseline_rate(preset, pngs, STEPS[preset]))
+            # Which loop goes first alternates too, so an order effect cannot favour either.
+            if index % 2:
+                baseline.append(baseline_rate(preset, pngs, STEPS[preset]))
+                ours.append(ours_rate(preset, data, STEPS[preset]))
+            else:
+                ours.append(ours_rate(preset, data, STEPS[preset]))
+                baseline.append(baseline_rate(preset, pngs, STEPS[preset]))
             print(f"  {preset} round {index + 1}: ours {ours[-1]:.1f}, baseline {baseline[-1]:.1f} img/s", flush=True)
         rows.append((preset, ours, baseline))
     print(f"digits: {len(pngs)} PNGs of {args.source_size}x{args.source_size} -> {SIZE}x{SIZE} RGB, batch {BATCH}, "
