@@ -70,10 +70,9 @@ def optimizer_step(state: TrainingState, noise_scheduler: DDPMScheduler, params:
     total = torch.zeros((), device=device)
     for _ in range(params.gradient_accumulation_steps):
         clean, labels = next(state.batches)
-        if num_classes is not None:
-            labels = drop_labels(labels, num_classes, params.label_dropout, state.noise_generator)
-        else:
-            labels = None
+        # The null label num_classes (the extra embedding) stands for "no class", for classifier-free guidance.
+        labels = (drop_labels(labels, num_classes, params.label_dropout, state.noise_generator)
+                  if num_classes is not None else None)
         with autocast(mixed_precision, device):
             loss = diffusion_loss(unet, noise_scheduler, clean, state.noise_generator, class_labels=labels)
         loss = loss / params.gradient_accumulation_steps

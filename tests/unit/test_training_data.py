@@ -86,3 +86,11 @@ def test_malformed_data_is_refused(images: torch.Tensor, labels, message: str) -
 def test_labels_outside_the_classes_are_refused() -> None:
     with pytest.raises(ValueError, match=r"\[0, 2\)"):
         TensorImages(torch.zeros(2, 1, 4, 4), torch.tensor([0, 2]), num_classes=2)
+
+
+def test_batches_are_contiguous_nchw_whatever_layout_the_images_came_in() -> None:
+    images = torch.rand(4, 8, 8, 3).permute(0, 3, 1, 2)  # HWC data viewed as NCHW: channels_last strides
+    data = TensorImages(images).to("cpu")
+    batch, _ = next(data.batches(4, torch.Generator().manual_seed(0)))
+    assert batch.is_contiguous()
+    assert TensorImages.from_pil([Image.new("RGB", (8, 8))], 8, 3).images.is_contiguous()
