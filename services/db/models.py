@@ -51,16 +51,22 @@ class Job(Base):
     model_id: Mapped[str | None] = mapped_column(ForeignKey("model.id", ondelete="SET NULL"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the job's worker is shutting down: the job stops at its next step and goes back to the queue.
+    release_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    handbacks: Mapped[int] = mapped_column(Integer, default=0)  # attempts a stopping worker handed back (not lost)
     worker: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))  # the client's Idempotency-Key header
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of the request it came with
 
     __table_args__ = (
         Index("ix_job_owner_created", "owner", "created_at", "id"),
         Index("ix_job_status", "status"),
+        Index("uq_job_owner_idempotency_key", "owner", "idempotency_key", unique=True),
     )
 
 
@@ -95,6 +101,28 @@ class Artifact(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event of a job to POST to the job's webhook: an outbox row, written with the change it reports."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)  # also the webhook-id header
+    job_id: Mapped[str] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), index=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))  # started | progress | completed
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]  # a sender holds it until then
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
 
 
 class Dataset(Base):
