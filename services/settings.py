@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         5.0, gt=0, description="How often each worker looks for jobs whose worker died or that never reached the "
         "broker, and queues them again.",
     )
+    job_time_limit_seconds: float = Field(
+        86400.0, gt=0, description="Longest one run of a job may take (the job fails with `timeout`), unless the "
+        "request sets time_limit_seconds.",
+    )
+    max_job_time_limit_seconds: float = Field(
+        7 * 86400.0, gt=0, description="Largest time_limit_seconds a request may ask for.",
+    )
     progress_interval_seconds: float = Field(0.25, ge=0, description="Least time between two progress writes of a job.")
     pipeline_cache_size: int = Field(4, ge=1, description="Models a worker keeps loaded (least recently used go first).")
     worker_device: str = Field("auto", description="torch device for workers: auto, cpu, cuda, cuda:1, mps.")

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.schemas.job_options import JobOptions
 from services.sampling.catalog import DEFAULT_SCHEDULER, SCHEDULERS
 
 SchedulerName = Literal[tuple(SCHEDULERS)]  # type: ignore[valid-type]
@@ -47,7 +48,7 @@ class ClipGuidance(BaseModel):
     )
 
 
-class SampleRequest(BaseModel):
+class SampleRequest(JobOptions):
     """Sample images from a registered model."""
 
     model_config = ConfigDict(

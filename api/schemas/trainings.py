@@ -2,10 +2,12 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from api.schemas.job_options import JobOptions
 
 
-class TrainingRequest(BaseModel):
+class TrainingRequest(JobOptions):
     """Train a UNet2DModel with DDPM on a dataset. Defaults follow diffusers' train_unconditional.py."""
 
     model_config = ConfigDict(

@@ -9,6 +9,7 @@ from services.access import get_readable
 from services.db.models import Job, Model
 from services.errors import InputError, NotFound
 from services.jobs.lifecycle import create_job
+from services.jobs.options import resolve_job_options
 from services.jobs.states import JobKind
 from services.sampling.catalog import SCHEDULERS, SchedulerSpec
 from services.sampling.labels import class_count, resolve_class_labels
@@ -54,6 +55,7 @@ def submit_sample(session: Session, owner: str, params: dict[str, Any], settings
     except NotFound as error:
         raise InputError("model_id", error.message) from error
     check_sample_input(params, model, settings)
+    params = resolve_job_options(params, settings)
     params = {**params, "class_labels": resolve_class_labels(params.get("class_labels"), params["num_images"], model)}
     if params.get("seed") is None:
         params["seed"] = secrets.randbelow(2**31)

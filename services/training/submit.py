@@ -10,6 +10,7 @@ from services.datasets.catalog import get_dataset
 from services.db.models import Dataset, Job, Model
 from services.errors import InputError, NotFound
 from services.jobs.lifecycle import create_job
+from services.jobs.options import resolve_job_options
 from services.jobs.states import JobKind
 from services.settings import Settings
 from services.training.params import FINETUNE_LEARNING_RATE, TrainingParams
@@ -82,6 +83,7 @@ def submit_training(session: Session, owner: str, request: dict[str, Any], setti
         raise InputError("class_conditional", f"dataset {dataset.id} has {len(dataset.class_names or [])} "
                          "classes; class conditioning needs labels with at least 2 classes")
     check_limits(params, settings)
+    params = resolve_job_options(params, settings)
     resolved = build_params(params)
     job_input = {**params, **resolved.to_dict()}
     return create_job(session, owner=owner, kind=JobKind.TRAIN, input=job_input)
