@@ -5,12 +5,12 @@ import threading
 from functools import cache, partial
 
 from celery import Task
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from services.artifacts import ArtifactStore
 from services.db import get_engine, session_scope
 from services.devices import pick_device
-from services.jobs.lifecycle import ClaimResult
+from services.jobs.lifecycle import ClaimResult, request_release
 from services.jobs.recovery import recover_jobs
 from services.jobs.runner import Work, run_job
 from services.sampling.cache import ModelCache
@@ -77,7 +77,8 @@ def _recovery_loop(stop: threading.Event) -> None:
         try:
             with session_scope() as session:
                 recover_jobs(session, publish_job, lease_seconds=settings.job_lease_seconds,
-                             max_attempts=settings.job_max_attempts)
+                             max_attempts=settings.job_max_attempts,
+                             default_time_limit=settings.job_time_limit_seconds)
         except Exception:  # the database or broker is down: the next round tries again
             log.warning("job recovery round failed", exc_info=True)
 
@@ -88,3 +89,22 @@ def _start_recovery(**_: object) -> None:
     stop = threading.Event()
     threading.Thread(target=_recovery_loop, args=(stop,), name="job-recovery", daemon=True).start()
     worker_shutdown.connect(lambda **_: stop.set(), weak=False)
+
+
+def _release_jobs(worker: str) -> None:
+    try:
+        with session_scope() as session:
+            released = request_release(session, worker)
+        if released:
+            log.info("asked %s to go back to the queue at their next step", ", ".join(released))
+    except Exception:  # the database is down: the jobs' leases run out and recovery queues them again
+        log.warning("could not hand back the jobs of %s", worker, exc_info=True)
+
+
+@worker_shutting_down.connect
+def _hand_back_running_jobs(sender: str, **_: object) -> None:
+    # SIGTERM: rather than wait for a long training to end (and be killed by whoever sent it), ask this
+    # worker's running jobs to stop at their next step and go back to the queue; a training checkpoints
+    # first and resumes elsewhere. Called inside a signal handler, so the database work runs in a thread;
+    # the warm shutdown then waits for the task to return.
+    threading.Thread(target=_release_jobs, args=(sender,), name="job-release").start()

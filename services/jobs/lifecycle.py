@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.db.models import Artifact, Job, Model, utcnow
@@ -50,27 +50,68 @@ class Claim:
     retry_in: float = 0.0
 
 
-def requeue_lost(session: Session, job: Job, max_attempts: int) -> bool:
-    """A running job whose worker was lost goes back to queued, or fails once it is out of attempts."""
+def time_limit_of(job: Job, default: float | None) -> float | None:
+    """Seconds one run of the job may take: its own limit, else the server's default."""
+    return (job.input or {}).get("time_limit_seconds") or default
+
+
+def overdue(job: Job, time_limit: float | None, now: datetime, grace: float = 0.0) -> bool:
+    """The current run started more than ``time_limit`` (+ ``grace``) seconds ago."""
+    return bool(time_limit and job.started_at and job.started_at + timedelta(seconds=time_limit + grace) <= now)
+
+
+def fail_overdue(session: Session, job: Job, time_limit: float) -> bool:
+    """A run past its time limit whose worker did not stop it (hung, or killed) fails with ``timeout``."""
+    return fail(session, job.id, job.attempts, "timeout",
+                f"the run took longer than the job's time limit of {time_limit:g} s (time_limit_seconds) and its "
+                "worker did not stop it")
+
+
+def requeue_lost(session: Session, job: Job, max_attempts: int, *, default_time_limit: float | None = None) -> bool:
+    """A running job whose worker was lost goes back to queued; it fails instead when it is out of attempts
+    (hand-backs of stopping workers do not count) or the lost run was already past its time limit."""
+    time_limit = time_limit_of(job, default_time_limit)
+    if time_limit and overdue(job, time_limit, utcnow()):
+        fail_overdue(session, job, time_limit)
+        return False
     if not _set_status(session, job.id, JobStatus.RUNNING, JobStatus.QUEUED, attempt=job.attempts,
                        worker=None, enqueued_at=None):
         return False
-    if job.attempts >= max_attempts:
+    lost = job.attempts - job.handbacks
+    if lost >= max_attempts:
         _set_status(
             session, job.id, JobStatus.QUEUED, JobStatus.FAILED,
             error_type="worker_lost",
-            error_message=f"the job's worker was lost {job.attempts} times; giving up after {max_attempts} attempts",
+            error_message=f"the job's worker was lost {lost} times; giving up after {max_attempts} attempts",
             finished_at=utcnow(),
         )
         return False
     return True
 
 
+def hand_back(session: Session, job_id: str, attempt: int) -> bool:
+    """A stopping worker gives its running job back to the queue; this attempt does not count as lost."""
+    return _set_status(session, job_id, JobStatus.RUNNING, JobStatus.QUEUED, attempt=attempt, worker=None,
+                       enqueued_at=None, release_requested=False, handbacks=Job.handbacks + 1)
+
+
+def request_release(session: Session, worker: str) -> list[str]:
+    """Ask every job running on ``worker`` to stop at its next step and go back to the queue."""
+    ids = list(session.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING, Job.worker == worker)))
+    if ids:
+        session.execute(update(Job).where(Job.id.in_(ids), Job.status == JobStatus.RUNNING)
+                        .values(release_requested=True).execution_options(synchronize_session=False))
+    return ids
+
+
 def lease_expired(job: Job, lease_seconds: float, now: datetime) -> bool:
     return (job.heartbeat_at or job.started_at or now) + timedelta(seconds=lease_seconds) <= now
 
 
-def claim(session: Session, job_id: str, *, worker: str, max_attempts: int, lease_seconds: float) -> Claim:
+def claim(
+    session: Session, job_id: str, *, worker: str, max_attempts: int, lease_seconds: float,
+    default_time_limit: float | None = None,
+) -> Claim:
     """Take the job for this worker. A duplicate delivery finds nothing to claim."""
     job = session.get(Job, job_id, populate_existing=True)
     if job is None or job.status in FINAL_STATES:
@@ -80,12 +121,12 @@ def claim(session: Session, job_id: str, *, worker: str, max_attempts: int, leas
         if not lease_expired(job, lease_seconds, now):
             lease_end = (job.heartbeat_at or job.started_at or now) + timedelta(seconds=lease_seconds)
             return Claim(ClaimResult.BUSY, retry_in=(lease_end - now).total_seconds())
-        if not requeue_lost(session, job, max_attempts):
+        if not requeue_lost(session, job, max_attempts, default_time_limit=default_time_limit):
             session.refresh(job)
             return Claim(ClaimResult.GONE if job.status in FINAL_STATES else ClaimResult.BUSY, retry_in=1.0)
     claimed = _set_status(
         session, job_id, JobStatus.QUEUED, JobStatus.RUNNING,
-        attempts=Job.attempts + 1, worker=worker, started_at=now, heartbeat_at=now,
+        attempts=Job.attempts + 1, worker=worker, started_at=now, heartbeat_at=now, release_requested=False,
     )
     if not claimed:
         return Claim(ClaimResult.GONE)
@@ -93,8 +134,15 @@ def claim(session: Session, job_id: str, *, worker: str, max_attempts: int, leas
     return Claim(ClaimResult.CLAIMED, job)
 
 
-def record_progress(session: Session, job_id: str, attempt: int, progress: dict[str, Any] | None = None) -> bool:
-    """Renew the lease (and store progress if given). Returns whether cancellation was requested."""
+class StopRequest(Enum):
+    CANCEL = "cancel"  # canceled, or no longer this attempt's: stop and let go
+    RELEASE = "release"  # the worker is shutting down: stop and hand the job back to the queue
+
+
+def record_progress(
+    session: Session, job_id: str, attempt: int, progress: dict[str, Any] | None = None
+) -> StopRequest | None:
+    """Renew the lease (and store progress if given); says whether the run should stop, and why."""
     values: dict[str, Any] = {"heartbeat_at": utcnow()}
     if progress is not None:
         values["progress"] = progress
@@ -105,7 +153,9 @@ def record_progress(session: Session, job_id: str, attempt: int, progress: dict[
         .execution_options(synchronize_session=False)
     )
     job = session.get(Job, job_id, populate_existing=True)
-    return job is None or job.cancel_requested or job.status != JobStatus.RUNNING or job.attempts != attempt
+    if job is None or job.cancel_requested or job.status != JobStatus.RUNNING or job.attempts != attempt:
+        return StopRequest.CANCEL
+    return StopRequest.RELEASE if job.release_requested else None
 
 
 def succeed(

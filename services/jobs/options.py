@@ -13,7 +13,3 @@ def resolve_job_options(params: dict[str, Any], settings: Settings) -> dict[str,
         raise InputError("time_limit_seconds", f"at most {settings.max_job_time_limit_seconds:g} seconds on this server")
     return {**params, "time_limit_seconds": float(limit)}
 
-
-def time_limit_of(job_input: dict[str, Any], settings: Settings) -> float:
-    """The job's time limit; jobs submitted before limits existed get the server's default."""
-    return float(job_input.get("time_limit_seconds") or settings.job_time_limit_seconds)

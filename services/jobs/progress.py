@@ -1,7 +1,8 @@
 """Progress of a running job: written to its row from a background thread, with the lease heartbeat.
 
 The step loop only records its state in memory; a thread flushes it (throttled) and renews the lease, so
-database round trips never slow the loop, and a cancel request is seen within one interval.
+database round trips never slow the loop, and a cancel request (or a stopping worker's request to let go of
+the job) is seen within one interval. The job's time limit is checked at every step.
 """
 
 import logging
@@ -10,22 +11,39 @@ import time
 from typing import Any
 
 from services.db import session_scope
-from services.jobs.lifecycle import record_progress
+from services.jobs.lifecycle import StopRequest, record_progress
 
 log = logging.getLogger(__name__)
 
 
-class JobCanceled(Exception):
-    """Raised at a step boundary when the job was asked to stop."""
+class JobInterrupted(Exception):
+    """Raised at a step boundary when the run must end early; a training saves a checkpoint first."""
+
+
+class JobCanceled(JobInterrupted):
+    """The job was asked to stop (or is no longer this worker's)."""
+
+
+class JobReleased(JobInterrupted):
+    """The worker is shutting down: the job goes back to the queue and continues elsewhere."""
+
+
+class JobTimedOut(JobInterrupted):
+    """The run took longer than the job's time limit; the job fails."""
+
+    error_type = "timeout"
 
 
 class ProgressReporter:
     """Holds step/total/ETA (and loss); ``update`` raises JobCanceled once cancellation was requested."""
 
-    def __init__(self, job_id: str, attempt: int, *, interval: float, heartbeat_every: float) -> None:
+    def __init__(
+        self, job_id: str, attempt: int, *, interval: float, heartbeat_every: float, time_limit: float | None = None,
+    ) -> None:
         self.job_id, self.attempt = job_id, attempt
-        self.interval, self.heartbeat_every = interval, heartbeat_every
+        self.interval, self.heartbeat_every, self.time_limit = interval, heartbeat_every, time_limit
         self.canceled = threading.Event()
+        self.released = threading.Event()
         self.state: dict[str, Any] = {}
         self._notes: dict[str, Any] = {}
         self._version = 0
@@ -44,6 +62,11 @@ class ProgressReporter:
         self._version += 1
         if self.canceled.is_set():
             raise JobCanceled(f"job {self.job_id} was canceled at step {step}")
+        if self.released.is_set():
+            raise JobReleased(f"job {self.job_id} was handed back at step {step}: its worker is stopping")
+        if self.time_limit is not None and elapsed > self.time_limit:
+            raise JobTimedOut(f"the run took longer than the job's time limit of {self.time_limit:g} s "
+                              f"(time_limit_seconds); stopped at step {step} of {total}")
 
     def note(self, **values: Any) -> None:
         """Facts that stay in the progress from now on (the latest preview, the step a training resumed from)."""
@@ -53,8 +76,11 @@ class ProgressReporter:
 
     def _write(self, progress: dict[str, Any] | None) -> None:
         with session_scope() as session:
-            if record_progress(session, self.job_id, self.attempt, progress):
-                self.canceled.set()
+            stop = record_progress(session, self.job_id, self.attempt, progress)
+        if stop is StopRequest.CANCEL:
+            self.canceled.set()
+        elif stop is StopRequest.RELEASE:
+            self.released.set()
 
     def _run(self) -> None:
         written_version, last_write = 0, time.monotonic()

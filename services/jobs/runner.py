@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from services.artifacts import ArtifactStore
 from services.db import session_scope
 from services.db.models import Artifact, Job, Model
-from services.jobs.lifecycle import Claim, ClaimResult, claim, fail, finish_canceled, succeed
-from services.jobs.progress import JobCanceled, ProgressReporter
+from services.jobs.lifecycle import (
+    Claim, ClaimResult, claim, fail, finish_canceled, hand_back, succeed, time_limit_of,
+)
+from services.jobs.progress import JobCanceled, JobReleased, ProgressReporter
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore
         outcome = claim(
             session, job_id, worker=worker,
             max_attempts=settings.job_max_attempts, lease_seconds=settings.job_lease_seconds,
+            default_time_limit=settings.job_time_limit_seconds,
         )
     if outcome.result is not ClaimResult.CLAIMED:
         log.info("job %s not claimed: %s", job_id, outcome.result.value)
@@ -55,7 +58,8 @@ def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore
     assert job is not None
     attempt = job.attempts
     reporter = ProgressReporter(job.id, attempt, interval=settings.progress_interval_seconds,
-                                heartbeat_every=max(settings.job_lease_seconds / 4, 0.05))
+                                heartbeat_every=max(settings.job_lease_seconds / 4, 0.05),
+                                time_limit=time_limit_of(job, settings.job_time_limit_seconds))
     context = JobContext(job=job, attempt=attempt, reporter=reporter, folder=f"jobs/{job.id}/attempt-{attempt}")
     log.info("job %s (%s) attempt %d started on %s", job.id, job.kind, attempt, worker)
     with reporter:
@@ -66,6 +70,13 @@ def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore
             with session_scope() as session:
                 finish_canceled(session, job.id, attempt)
             log.info("job %s canceled", job.id)
+            return outcome
+        except JobReleased:
+            # A training keeps its checkpoints (they live outside the attempt's folder) and resumes from them.
+            store.remove(context.folder)
+            with session_scope() as session:
+                handed_back = hand_back(session, job.id, attempt)
+            log.info("job %s %s", job.id, "handed back to the queue" if handed_back else "released, no longer ours")
             return outcome
         except Exception as error:
             store.remove(context.folder)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
-from services.jobs.progress import JobCanceled
+from services.jobs.progress import JobInterrupted
 from services.training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from services.training.data import TensorImages
 from services.training.export import save_model
@@ -31,7 +31,7 @@ OnFile = Callable[[int, Path], None]
 
 
 class Reporter(Protocol):
-    """Told after every optimizer step; raises JobCanceled to stop the run (``ProgressReporter`` is one)."""
+    """Told after every optimizer step; raises JobInterrupted to stop the run (``ProgressReporter`` is one)."""
 
     def update(self, step: int, total: int, **extra: Any) -> None: ...
 
@@ -101,7 +101,7 @@ def train(
     base_unet: UNet2DModel | None = None, card: Mapping[str, Any] | None = None,
     on_checkpoint: OnFile | None = None, on_samples: OnFile | None = None,
 ) -> TrainResult:
-    """Train to ``max_steps``, resuming from the latest checkpoint in ``workdir``; a cancel checkpoints, re-raises."""
+    """Train to ``max_steps``, resuming from the latest checkpoint in ``workdir``; an interruption checkpoints, re-raises."""
     workdir, device = Path(workdir), torch.device(device)
     check_data(params, data)
     mixed_precision = resolve_mixed_precision(params.mixed_precision, device)
@@ -144,7 +144,7 @@ def train(
                                        num_classes=num_classes)
                     if on_samples is not None:
                         on_samples(state.step, path)
-        except JobCanceled:
+        except JobInterrupted:  # canceled, handed back or out of time: keep what was learned
             if saved_step != state.step:
                 checkpoint_now()
             raise

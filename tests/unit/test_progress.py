@@ -8,7 +8,8 @@ import pytest
 from services.db import session_scope
 from services.db.models import Job
 from services.jobs import lifecycle
-from services.jobs.progress import JobCanceled, ProgressReporter
+from services.jobs.progress import JobCanceled, JobReleased, JobTimedOut, ProgressReporter
+from services.jobs.runner import error_type_of
 from services.jobs.states import JobKind
 from tests.integration.stack import wait_until
 
@@ -55,3 +56,24 @@ def test_heartbeat_renews_the_lease_while_no_step_completes(data_dir: Path) -> N
     first = stored(job_id).heartbeat_at
     with ProgressReporter(job_id, 1, interval=0.02, heartbeat_every=0.05):
         wait_until(lambda: stored(job_id).heartbeat_at > first, 5, "a heartbeat")
+
+
+def test_a_stopping_worker_makes_the_loop_let_go_at_its_next_step(data_dir: Path) -> None:
+    job_id = running_job()
+    with ProgressReporter(job_id, 1, interval=0.02, heartbeat_every=0.05) as reporter:
+        reporter.update(1, 10)
+        with session_scope() as session:
+            assert lifecycle.request_release(session, "w") == [job_id]
+        wait_until(reporter.released.is_set, 5, "the release request to be seen")
+        with pytest.raises(JobReleased):
+            reporter.update(2, 10)
+
+
+def test_the_time_limit_stops_the_loop_at_the_first_step_past_it(data_dir: Path) -> None:
+    job_id = running_job()
+    with ProgressReporter(job_id, 1, interval=10, heartbeat_every=10, time_limit=0.2) as reporter:
+        reporter.update(1, 10)  # within the limit
+        time.sleep(0.25)  # a step that takes longer than the whole limit
+        with pytest.raises(JobTimedOut, match="time limit of 0.2 s") as raised:
+            reporter.update(2, 10)
+    assert error_type_of(raised.value) == "timeout"

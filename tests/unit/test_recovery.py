@@ -18,14 +18,15 @@ def make_job(**values) -> str:
         return job.id
 
 
-def recover(published: list[str], fail: bool = False) -> list[str]:
+def recover(published: list[str], fail: bool = False, default_time_limit: float | None = None) -> list[str]:
     def publish(job: Job) -> None:
         if fail:
             raise ConnectionError("broker down")
         published.append(job.id)
 
     with session_scope() as session:
-        return recover_jobs(session, publish, lease_seconds=10, max_attempts=3, publish_grace=1)
+        return recover_jobs(session, publish, lease_seconds=10, max_attempts=3, publish_grace=1,
+                            default_time_limit=default_time_limit)
 
 
 def test_job_of_a_dead_worker_is_queued_again_and_published(data_dir: Path) -> None:
@@ -58,3 +59,18 @@ def test_a_job_the_broker_never_got_is_published_once_it_is_back(data_dir: Path)
     assert recover(published) == []  # now marked enqueued
     with session_scope() as session:
         assert session.get(Job, fresh).enqueued_at is None
+
+
+def test_a_run_stuck_past_its_time_limit_fails_even_while_its_heartbeat_goes_on(data_dir: Path) -> None:
+    started = utcnow() - timedelta(seconds=100)
+    stuck = make_job(status=JobStatus.RUNNING, attempts=1, started_at=started, heartbeat_at=utcnow(),
+                     enqueued_at=started, created_at=started, input={"time_limit_seconds": 60})
+    within = make_job(status=JobStatus.RUNNING, attempts=1, started_at=started, heartbeat_at=utcnow(),
+                      enqueued_at=started, created_at=started, input={"time_limit_seconds": 95})  # + lease: not yet
+    by_default = make_job(status=JobStatus.RUNNING, attempts=1, started_at=started, heartbeat_at=utcnow(),
+                          enqueued_at=started, created_at=started)
+    recover([], default_time_limit=80)
+    with session_scope() as session:
+        assert (session.get(Job, stuck).status, session.get(Job, stuck).error_type) == (JobStatus.FAILED, "timeout")
+        assert session.get(Job, within).status == JobStatus.RUNNING
+        assert session.get(Job, by_default).status == JobStatus.FAILED

@@ -9,7 +9,7 @@ import torch
 from diffusers import UNet2DModel
 from PIL import Image
 
-from services.jobs.progress import JobCanceled
+from services.jobs.progress import JobCanceled, JobInterrupted, JobReleased, JobTimedOut
 from services.training.checkpoints import latest_checkpoint, list_checkpoints
 from services.training.data import TensorImages
 from services.training.loop import TrainResult, train
@@ -26,15 +26,15 @@ CANCEL_AT = 7
 
 
 class Reporter:
-    """Records updates; raises JobCanceled after the step ``cancel_at`` as ProgressReporter does when asked to stop."""
+    """Records updates; raises ``stop`` after the step ``cancel_at`` as ProgressReporter does when asked to stop."""
 
-    def __init__(self, cancel_at: int | None = None) -> None:
-        self.cancel_at, self.steps = cancel_at, []
+    def __init__(self, cancel_at: int | None = None, stop: type[JobInterrupted] = JobCanceled) -> None:
+        self.cancel_at, self.stop, self.steps = cancel_at, stop, []
 
     def update(self, step: int, total: int, **extra: Any) -> None:
         self.steps.append(step)
         if step == self.cancel_at:
-            raise JobCanceled(f"canceled at step {step}")
+            raise self.stop(f"stopped at step {step}")
 
 
 def data() -> TensorImages:
@@ -83,6 +83,15 @@ def test_a_canceled_training_stops_at_the_next_step_and_keeps_a_checkpoint(resum
     assert kept == ["step-000005", f"step-{CANCEL_AT:06d}"]
     assert run.checkpoints[:2] == [(5, "step-000005"), (7, "step-000007")]
     assert "model" not in left and "metrics.csv" in left
+
+
+@pytest.mark.parametrize("stop", [JobReleased, JobTimedOut])
+def test_a_handed_back_or_timed_out_training_keeps_a_checkpoint_too(stop: type[JobInterrupted], tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    with pytest.raises(stop):
+        run.train(Reporter(cancel_at=3, stop=stop))
+    assert [path.name for path in list_checkpoints(run.workdir)] == ["step-000003"]
+    assert run.checkpoints == [(3, "step-000003")]
 
 
 def test_resume_continues_from_the_checkpoint_with_the_same_losses(uninterrupted: Run, resumed) -> None:
