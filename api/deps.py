@@ -63,5 +63,10 @@ def get_publisher() -> Publisher:
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]
+IdempotencyKeyDep = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255,
+    description="Any unique string (e.g. a UUID). Repeating a request with the same key returns the job the first "
+    "one created instead of a new job; the same key with a different request is a 422.",
+)]
 StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
