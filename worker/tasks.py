@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from functools import cache, partial
 
 from celery import Task
@@ -71,9 +72,14 @@ def train(self: Task, job_id: str) -> None:
     _run(self, job_id, _training_work())
 
 
-def _recovery_loop(stop: threading.Event) -> None:
+# Set when this worker begins to shut down: it then publishes nothing more (a job it hands back is published
+# by another worker's recovery, or by this one's successor) so it does not take its own jobs back.
+_stopping = threading.Event()
+
+
+def _recovery_loop() -> None:
     settings = get_settings()
-    while not stop.wait(settings.job_recovery_interval_seconds):
+    while not _stopping.wait(settings.job_recovery_interval_seconds):
         try:
             with session_scope() as session:
                 recover_jobs(session, publish_job, lease_seconds=settings.job_lease_seconds,
@@ -86,9 +92,8 @@ def _recovery_loop(stop: threading.Event) -> None:
 @worker_ready.connect
 def _start_recovery(**_: object) -> None:
     # Runs in the worker's main process, which does no ML work; every worker runs one, safely.
-    stop = threading.Event()
-    threading.Thread(target=_recovery_loop, args=(stop,), name="job-recovery", daemon=True).start()
-    worker_shutdown.connect(lambda **_: stop.set(), weak=False)
+    threading.Thread(target=_recovery_loop, name="job-recovery", daemon=True).start()
+    worker_shutdown.connect(lambda **_: _stopping.set(), weak=False)
 
 
 def _release_jobs(worker: str) -> None:
@@ -107,4 +112,12 @@ def _hand_back_running_jobs(sender: str, **_: object) -> None:
     # worker's running jobs to stop at their next step and go back to the queue; a training checkpoints
     # first and resumes elsewhere. Called inside a signal handler, so the database work runs in a thread;
     # the warm shutdown then waits for the task to return.
-    threading.Thread(target=_release_jobs, args=(sender,), name="job-release").start()
+    _stopping.set()
+    threading.Thread(target=_release_loop, args=(sender,), name="job-release", daemon=True).start()
+
+
+def _release_loop(worker: str) -> None:
+    # Until the process exits: a message the draining worker still takes is claimed, and handed back too.
+    while True:
+        _release_jobs(worker)
+        time.sleep(0.5)
