@@ -89,10 +89,16 @@ def requeue_lost(session: Session, job: Job, max_attempts: int, *, default_time_
     return True
 
 
-def hand_back(session: Session, job_id: str, attempt: int) -> bool:
+def _with_progress(progress: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's last progress, which the throttled writer may not have stored yet."""
+    return {"progress": progress} if progress else {}
+
+
+def hand_back(session: Session, job_id: str, attempt: int, progress: dict[str, Any] | None = None) -> bool:
     """A stopping worker gives its running job back to the queue; this attempt does not count as lost."""
     return _set_status(session, job_id, JobStatus.RUNNING, JobStatus.QUEUED, attempt=attempt, worker=None,
-                       enqueued_at=None, release_requested=False, handbacks=Job.handbacks + 1)
+                       enqueued_at=None, release_requested=False, handbacks=Job.handbacks + 1,
+                       **_with_progress(progress))
 
 
 def request_release(session: Session, worker: str) -> list[str]:
@@ -177,16 +183,22 @@ def succeed(
     return True
 
 
-def fail(session: Session, job_id: str, attempt: int, error_type: str, message: str) -> bool:
+def fail(
+    session: Session, job_id: str, attempt: int, error_type: str, message: str, progress: dict[str, Any] | None = None,
+) -> bool:
     return _set_status(
         session, job_id, JobStatus.RUNNING, JobStatus.FAILED, attempt=attempt,
-        error_type=error_type, error_message=message[:4000], finished_at=utcnow(),
+        error_type=error_type, error_message=message[:4000], finished_at=utcnow(), **_with_progress(progress),
     )
 
 
-def finish_canceled(session: Session, job_id: str, attempt: int, artifacts: Sequence[Artifact] = ()) -> bool:
+def finish_canceled(
+    session: Session, job_id: str, attempt: int, artifacts: Sequence[Artifact] = (),
+    progress: dict[str, Any] | None = None,
+) -> bool:
     """A running job stopped at a cancel request; whatever it kept (e.g. a checkpoint) is recorded."""
-    if not _set_status(session, job_id, JobStatus.RUNNING, JobStatus.CANCELED, attempt=attempt, finished_at=utcnow()):
+    if not _set_status(session, job_id, JobStatus.RUNNING, JobStatus.CANCELED, attempt=attempt, finished_at=utcnow(),
+                       **_with_progress(progress)):
         return False
     session.add_all(artifacts)
     return True

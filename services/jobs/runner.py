@@ -68,21 +68,22 @@ def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore
         except JobCanceled:
             store.remove(context.folder)
             with session_scope() as session:
-                finish_canceled(session, job.id, attempt)
+                finish_canceled(session, job.id, attempt, progress=reporter.state)
             log.info("job %s canceled", job.id)
             return outcome
         except JobReleased:
             # A training keeps its checkpoints (they live outside the attempt's folder) and resumes from them.
             store.remove(context.folder)
             with session_scope() as session:
-                handed_back = hand_back(session, job.id, attempt)
+                handed_back = hand_back(session, job.id, attempt, progress=reporter.state)
             log.info("job %s %s", job.id, "handed back to the queue" if handed_back else "released, no longer ours")
             return outcome
         except Exception as error:
             store.remove(context.folder)
             log.exception("job %s failed", job.id)
             with session_scope() as session:
-                fail(session, job.id, attempt, error_type_of(error), f"{type(error).__name__}: {error}")
+                fail(session, job.id, attempt, error_type_of(error), f"{type(error).__name__}: {error}",
+                     progress=reporter.state)
             return outcome
     with session_scope() as session:
         recorded = succeed(session, job.id, attempt, result.artifacts, progress=reporter.state, model=result.model)

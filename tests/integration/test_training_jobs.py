@@ -136,6 +136,22 @@ def test_killed_worker_resumes_training_from_its_checkpoint(stack: Stack) -> Non
     assert len(losses_of(stack, done)) == 240  # every step once, none twice
 
 
+def test_canceling_a_running_training_keeps_its_checkpoint_and_registers_no_model(stack: Stack) -> None:
+    job = train(stack, **TINY_DIGITS, max_steps=5000, checkpoint_every=10_000, sample_every=0)
+    with stack.client() as client:
+        wait_until(lambda: client.get(f"/v1/jobs/{job['id']}").json()["progress"]["step"] >= 30, 300,
+                   "training to pass step 30")
+        assert client.post(f"/v1/jobs/{job['id']}/cancel").json()["result"] == "requested"
+        done = stack.wait_for_job(job["id"], {"canceled", "succeeded", "failed"}, timeout=120)
+        assert done["status"] == "canceled" and done["model_id"] is None
+        # What a run keeps while it goes (checkpoints, grids, previews) stays; what only success makes does not.
+        (checkpoint,) = done["artifacts"]
+        assert checkpoint["kind"] == "checkpoint" and checkpoint["meta"]["step"] == done["progress"]["step"] >= 30
+        download = client.get(checkpoint["url"])
+        assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+        assert client.post(f"/v1/jobs/{job['id']}/cancel").json()["result"] == "already_final"
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
