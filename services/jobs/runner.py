@@ -61,6 +61,8 @@ def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore
                                 heartbeat_every=max(settings.job_lease_seconds / 4, 0.05),
                                 time_limit=time_limit_of(job, settings.job_time_limit_seconds))
     context = JobContext(job=job, attempt=attempt, reporter=reporter, folder=f"jobs/{job.id}/attempt-{attempt}")
+    for earlier in range(1, attempt):  # files of attempts whose worker died before it could clean up
+        store.remove(f"jobs/{job.id}/attempt-{earlier}")
     log.info("job %s (%s) attempt %d started on %s", job.id, job.kind, attempt, worker)
     with reporter:
         try:
