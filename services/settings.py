@@ -8,6 +8,9 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+DEVELOPMENT_SECRET_KEY = "changethis"
+
+
 class Settings(BaseSettings):
     """Settings with defaults that run on a laptop: SQLite and a SQLite-backed broker under ``data_dir``."""
 
@@ -75,6 +78,27 @@ class Settings(BaseSettings):
         43200, ge=60, description="Seconds before Redis re-delivers an unacknowledged job; longer than any job."
     )
     broker_polling_interval: float = Field(0.05, gt=0, description="Poll interval of the embedded (file) broker.")
+    secret_key: str = Field(
+        DEVELOPMENT_SECRET_KEY, description="The server's secret: each owner's webhook signing key is derived from "
+        "it. Production refuses the default and keys shorter than 32 characters; changing it changes every key.",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="How long one webhook POST may take.")
+    webhook_max_attempts: int = Field(8, ge=1, description="A webhook delivery is given up after this many attempts.")
+    webhook_retry_base_seconds: float = Field(
+        2.0, gt=0, description="Wait before the first retry of a failed webhook delivery; doubled for each retry after."
+    )
+    webhook_retry_max_seconds: float = Field(3600.0, gt=0, description="Longest wait between two webhook attempts.")
+    webhook_progress_interval_seconds: float = Field(
+        5.0, ge=0, description="Least time between two `progress` webhook events of a job."
+    )
+    webhook_poll_interval_seconds: float = Field(
+        0.5, gt=0, description="How often each worker looks for webhook deliveries that are due."
+    )
+    webhook_allow_private_networks: bool = Field(
+        True, description="Whether webhook URLs may point at loopback, private or link-local addresses. Set it to "
+        "false where workers can reach internal services: such URLs are refused at submission and again before "
+        "each send.",
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -94,6 +118,9 @@ class Settings(BaseSettings):
                 raise ValueError("DJ_DATABASE_URL must name a server database (e.g. PostgreSQL) in production")
             if not self.api_keys:
                 raise ValueError("DJ_API_KEYS must be set in production; without it anyone can submit jobs")
+            if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError("DJ_SECRET_KEY must be set to a random string of at least 32 characters in "
+                                 "production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
         return self
 
     @field_validator("api_keys")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.db.models import Artifact, Job, Model, utcnow
 from services.jobs.states import FINAL_STATES, JobKind, JobStatus, check_transition
+from services.webhooks.outbox import record_event, record_transition
 
 
 def _set_status(
@@ -22,7 +23,10 @@ def _set_status(
     if attempt is not None:  # fencing: a worker whose lease was taken over cannot finish the job
         stmt = stmt.where(Job.attempts == attempt)
     result = session.execute(stmt.values(status=target, **values).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    record_transition(session, job_id, target)  # the job's webhook event, committed with the change
+    return True
 
 
 def create_job(session: Session, *, owner: str, kind: JobKind, input: dict[str, Any]) -> Job:
@@ -161,6 +165,8 @@ def record_progress(
     job = session.get(Job, job_id, populate_existing=True)
     if job is None or job.cancel_requested or job.status != JobStatus.RUNNING or job.attempts != attempt:
         return StopRequest.CANCEL
+    if progress is not None:
+        record_event(session, job, "progress")
     return StopRequest.RELEASE if job.release_requested else None
 
 
