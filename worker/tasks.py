@@ -21,6 +21,7 @@ from services.training.job import run_training_job
 from services.settings import get_settings
 from worker.app import celery_app
 from worker.publish import publish_job
+from worker.webhooks import start_webhook_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def _recovery_loop() -> None:
 def _start_recovery(**_: object) -> None:
     # Runs in the worker's main process, which does no ML work; every worker runs one, safely.
     threading.Thread(target=_recovery_loop, name="job-recovery", daemon=True).start()
+    start_webhook_dispatcher()
     worker_shutdown.connect(lambda **_: _stopping.set(), weak=False)
 
 
