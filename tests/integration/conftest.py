@@ -20,6 +20,9 @@ def stack_env(folder: Path, **settings: str) -> dict[str, str]:
                 "DJ_PROGRESS_INTERVAL_SECONDS": "0.05",
                 # Short leases so tests that kill workers see their jobs recovered within seconds.
                 "DJ_JOB_LEASE_SECONDS": "4", "DJ_JOB_RECOVERY_INTERVAL_SECONDS": "1",
+                # Webhook retries and progress events within a test's seconds, not a receiver's minutes.
+                "DJ_WEBHOOK_RETRY_BASE_SECONDS": "0.3", "DJ_WEBHOOK_PROGRESS_INTERVAL_SECONDS": "0.2",
+                "DJ_WEBHOOK_POLL_INTERVAL_SECONDS": "0.1",
                 # No hub is reachable from tests: the hub client fails at once instead of retrying for ~20 s.
                 "HF_HUB_OFFLINE": "1"})
     env.update({f"DJ_{key.upper()}": value for key, value in settings.items()})
