@@ -36,6 +36,7 @@ class Dispatcher:
     def __init__(self, render: Renderer, settings: Settings, *, concurrency: int = 4,
                  client: httpx.Client | None = None) -> None:
         self.render, self.settings, self.concurrency = render, settings, concurrency
+        self._owns_client = client is None
         self.client = client or httpx.Client(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False,
             headers={"user-agent": "diffusion-jobs-webhooks", "content-type": "application/json"},
@@ -59,6 +60,8 @@ class Dispatcher:
         if wait and self._thread is not None:
             self._thread.join()
         self._pool.shutdown(wait=wait)
+        if wait and self._owns_client:
+            self.client.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -4,7 +4,7 @@ never sent for a change that rolled back, nor lost for one that committed. Worke
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from services.db.models import Job, WebhookDelivery, utcnow
@@ -34,15 +34,21 @@ def _subscription(session: Session, job: Job | str) -> tuple[str, dict[str, Any]
     return (owner, webhook) if webhook else None
 
 
-def _progress_sent_recently(session: Session, job_id: str, interval: float) -> bool:
-    latest = session.scalar(select(func.max(WebhookDelivery.created_at))
-                            .where(WebhookDelivery.job_id == job_id, WebhookDelivery.event == "progress"))
-    return latest is not None and latest + timedelta(seconds=interval) > utcnow()
+def _progress_is_due(session: Session, job_id: str, interval: float) -> bool:
+    """The job's last progress event is ``interval`` old and has been sent (or given up). One still waiting will
+    show the progress of when it is sent anyway, so a receiver that is down does not pile up a backlog."""
+    latest, waiting = session.execute(
+        select(func.max(WebhookDelivery.created_at),
+               func.max(case((WebhookDelivery.status == "pending", 1), else_=0)))
+        .where(WebhookDelivery.job_id == job_id, WebhookDelivery.event == "progress")
+    ).one()
+    return latest is None or (not waiting and latest + timedelta(seconds=interval) <= utcnow())
 
 
 def record_event(session: Session, job: Job | str, event: str) -> WebhookDelivery | None:
     """Add the delivery of ``event`` when the job's webhook subscribed to it (progress: at most one per
-    DJ_WEBHOOK_PROGRESS_INTERVAL_SECONDS); the caller's transaction commits it with the change."""
+    DJ_WEBHOOK_PROGRESS_INTERVAL_SECONDS, and none while one is still to be sent); the caller's transaction
+    commits it with the change."""
     subscription = _subscription(session, job)
     if subscription is None:
         return None
@@ -50,8 +56,7 @@ def record_event(session: Session, job: Job | str, event: str) -> WebhookDeliver
     if event not in webhook.get("events", ()):
         return None
     job_id = job.id if isinstance(job, Job) else job
-    if event == "progress" and _progress_sent_recently(session, job_id,
-                                                       get_settings().webhook_progress_interval_seconds):
+    if event == "progress" and not _progress_is_due(session, job_id, get_settings().webhook_progress_interval_seconds):
         return None
     delivery = WebhookDelivery(job_id=job_id, owner=owner, event=event, url=webhook["url"], status="pending",
                                attempts=0, next_attempt_at=utcnow())
