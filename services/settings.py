@@ -75,7 +75,9 @@ class Settings(BaseSettings):
     worker_device: str = Field("auto", description="torch device for workers: auto, cpu, cuda, cuda:1, mps.")
     worker_queues: str = Field("sample,train", description="Comma-separated queues a worker consumes.")
     broker_visibility_timeout: int = Field(
-        43200, ge=60, description="Seconds before Redis re-delivers an unacknowledged job; longer than any job."
+        43200, ge=1, description="Seconds before Redis re-delivers an unacknowledged job. A re-delivered job that is "
+        "still running elsewhere is not run again (its lease is live), so this only bounds how soon a lost message "
+        "comes back; keep it longer than most jobs to spare needless re-deliveries."
     )
     broker_polling_interval: float = Field(0.05, gt=0, description="Poll interval of the embedded (file) broker.")
     secret_key: str = Field(

@@ -19,11 +19,18 @@ def make_celery(settings: Settings) -> Celery:
                              "polling_interval": settings.broker_polling_interval}
     else:
         # Redis re-delivers a message not acknowledged within this time; jobs hold a database lease
-        # instead, so this only has to outlast the longest job, not to be tight.
-        transport_options = {"visibility_timeout": settings.broker_visibility_timeout}
+        # instead, so this only has to outlast the longest job, not to be tight. Workers look for such
+        # messages every quarter of it (at most every 10 s; kombu's own default is every 100 s).
+        timeout = settings.broker_visibility_timeout
+        transport_options = {"visibility_timeout": timeout, "unacked_restore_throttle": 1,
+                             "unacked_restore_interval": min(10, max(1, timeout // 4))}
     app.conf.update(
         task_acks_late=True,  # a job's message is acknowledged only when the job has run
         task_reject_on_worker_lost=True,  # ...and handed back if the worker process dies under it
+        # How long a dead pool process's task waits for a result it might have sent before it counts as lost
+        # (Celery's default is 10 s, during which the worker takes no job). Results are never read here, and a
+        # job that did finish finds nothing to claim when its message comes back.
+        worker_lost_wait=1.0,
         worker_prefetch_multiplier=1,  # a busy worker holds no second job that another worker could run
         worker_concurrency=1,  # one job per accelerator; run more workers to scale
         task_ignore_result=True,  # the job table is the source of truth, never a result backend
