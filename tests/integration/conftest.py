@@ -2,7 +2,8 @@
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,41 +30,93 @@ def stack_env(folder: Path, **settings: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def backend_services(backend: str, folder: Path) -> Iterator[tuple[dict[str, str], RedisServer | None]]:
+    """The database and broker settings of ``backend``, on a database and a redis-server of their own that are
+    removed afterwards; the embedded default needs no servers."""
+    if backend == "embedded":
+        yield {}, None
+        return
+    database = PostgresDatabase.create()
+    try:
+        redis = RedisServer.start(folder)
+        try:
+            yield {"database_url": database.url, "broker_url": redis.url}, redis
+        finally:
+            redis.stop()
+    finally:
+        database.drop()
+
+
+@contextmanager
+def running_stack(folder: Path, settings: dict[str, str], workers: int = 1) -> Iterator[Stack]:
+    """A migrated database, a ready API and ``workers`` workers; all stopped afterwards, their logs shown if a
+    test failed."""
+    stack = Stack(folder=folder, env=stack_env(folder, **settings))
+    failed = True
+    try:
+        stack.migrate()
+        stack.start_api()
+        for _ in range(workers):
+            stack.start_worker()
+        stack.wait_for_workers(workers)
+        yield stack
+        failed = False
+    finally:
+        stack.stop()
+        if failed:
+            sys.stderr.write(stack.logs())
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A running API and worker on one backend, shared by the tests of that backend."""
     folder = tmp_path_factory.mktemp(request.param)
-    cleanups = []
-    settings: dict[str, str] = {}
-    if request.param == "postgres-redis":
-        database = PostgresDatabase.create()
-        cleanups.append(database.drop)
-        redis = RedisServer.start(folder)
-        cleanups.append(redis.stop)
-        settings = {"database_url": database.url, "broker_url": redis.url}
-    settings["clip_model"] = str(save_tiny_clip(folder / "clip"))  # CLIP guidance without a hub
-    stack = Stack(folder=folder, env=stack_env(folder, **settings))
-    try:
-        stack.migrate()
-        stack.start_api()
-        stack.start_worker()
-        yield stack
-    finally:
-        stack.stop()
-        for cleanup in reversed(cleanups):
-            cleanup()
-        if request.session.testsfailed:
-            sys.stderr.write(stack.logs())
+    with backend_services(request.param, folder) as (settings, _):
+        settings["clip_model"] = str(save_tiny_clip(folder / "clip"))  # CLIP guidance without a hub
+        with running_stack(folder, settings) as stack:
+            yield stack
+            if request.session.testsfailed:
+                sys.stderr.write(stack.logs())
+
+
+def register_model(stack: Stack, path: Path) -> str:
+    with stack.client() as client:
+        response = client.post("/v1/models", json={"path": str(path), "name": path.name})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
 
 
 @pytest.fixture(scope="session")
 def model_id(stack: Stack, tiny_model_dir: Path) -> str:
+    model_id = register_model(stack, tiny_model_dir)
     with stack.client() as client:
-        response = client.post("/v1/models", json={"path": str(tiny_model_dir), "name": "tiny"})
-    assert response.status_code == 201, response.text
-    model = response.json()
+        model = client.get(f"/v1/models/{model_id}").json()
     assert (model["sample_size"], model["in_channels"], model["scheduler_class"]) == (16, 3, "DDPMScheduler")
-    return model["id"]
+    return model_id
+
+
+# Seconds each fault test measured from the fault's end to the job's recovery, printed after the run.
+RECOVERY_TIMES: list[tuple[str, str, float]] = []
+
+
+@pytest.fixture
+def recovery_time(request: pytest.FixtureRequest) -> Callable[[str, float], None]:
+    """``recovery_time(what, seconds)`` records a measured recovery for the summary at the end of the run."""
+
+    def record(what: str, seconds: float) -> None:
+        RECOVERY_TIMES.append((request.node.name, what, seconds))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not RECOVERY_TIMES:
+        return
+    terminalreporter.section("recovery after injected faults")
+    width = max(len(test) for test, _, _ in RECOVERY_TIMES)
+    for test, what, seconds in RECOVERY_TIMES:
+        terminalreporter.write_line(f"{test:<{width}}  {seconds:7.1f} s  {what}")
 
 
 def submit(stack: Stack, **body: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +48,19 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def child_pids(pid: int) -> list[int]:
+    """The pids of a process's children (a worker's pool processes), read from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
     """SIGTERM asks the main process to stop as it is built to (a worker finishes its job); SIGKILL takes the whole
     process group at once, as a crash would; whatever is still alive after ``timeout`` is killed."""
@@ -70,30 +84,95 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: 
 class RedisServer:
     url: str
     process: subprocess.Popen | None = None
+    folder: Path | None = None
+    port: int | None = None
 
     @classmethod
-    def start(cls, folder: Path) -> "RedisServer":
-        binary = shutil.which("redis-server")
-        if binary is None:
+    def start(cls, folder: Path, port: int | None = None) -> "RedisServer":
+        """A redis-server of our own on ``port`` (a free one by default), or the one DJ_TEST_REDIS_URL names."""
+        if shutil.which("redis-server") is None:
             url = os.environ.get("DJ_TEST_REDIS_URL")
             if not url:
                 unavailable("no redis-server binary and no DJ_TEST_REDIS_URL")
             return cls(url)
-        port = free_port()
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder)],
-            stdout=(folder / "redis.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        port = port or free_port()
+        server = cls(f"redis://127.0.0.1:{port}/0", folder=folder, port=port)
+        server.restart()
+        return server
+
+    @staticmethod
+    def require_own() -> None:
+        """Tests that stop and start the broker need a redis-server binary, not a shared server."""
+        if shutil.which("redis-server") is None:
+            unavailable("no redis-server binary to stop and start")
+
+    def restart(self) -> None:
+        """Start the server (again) on its port; returns once it answers."""
+        assert self.folder is not None and self.port is not None, "not a server of our own"
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=(self.folder / "redis.log").open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        server = cls(f"redis://127.0.0.1:{port}/0", process)
         import redis
 
-        wait_until(lambda: redis.Redis(port=port).ping(), 20, "redis-server")
-        return server
+        wait_until(lambda: redis.Redis(port=self.port).ping(), 20, "redis-server")
 
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+
+
+class TcpForwarder:
+    """A TCP port that forwards to another address once ``start`` is called: until then nothing listens on it,
+    as if the server behind it had not started yet."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            sockets, self._sockets = [s for s in (self._listener, *self._sockets) if s], []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:  # stopped
+                return
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 @dataclass
@@ -144,15 +223,22 @@ class Stack:
         subprocess.run([sys.executable, "-m", "services.db.migrate"], cwd=ROOT, env=self.env, check=True,
                        capture_output=True)
 
-    def start_api(self) -> None:
+    def start_api(self, wait_for: str = "/readyz") -> None:
+        """Start uvicorn and wait until ``wait_for`` answers 200: ready by default, or only alive (``/healthz``)."""
         self.api = self._spawn([sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
                                 "--port", str(self.api_port)], "api.log")
-        wait_until(lambda: self.client().get("/readyz").status_code == 200, 60, "the API to be ready")
+        wait_until(lambda: self.client().get(wait_for).status_code == 200, 60, f"the API to answer {wait_for}")
 
     def start_worker(self, *extra: str) -> subprocess.Popen:
         worker = self._spawn([sys.executable, "-m", "worker", "--pool", "prefork", *extra], "worker.log")
         self.workers.append(worker)
         return worker
+
+    def wait_for_workers(self, count: int = 1, timeout: float = 120) -> None:
+        """Wait until the workers' log (kept across restarts) shows ``count`` times that a worker connected to the
+        broker and started consuming: Celery logs "<name> ready."."""
+        wait_until(lambda: self.worker_log().count(" ready.") >= count, timeout, f"{count} worker(s) to be ready",
+                   interval=0.2)
 
     def stop_workers(self, sig: int = signal.SIGTERM) -> None:
         for worker in self.workers:
@@ -166,6 +252,13 @@ class Stack:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}", timeout=30)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        with self.client() as client:
+            return client.get(f"/v1/jobs/{job_id}").json()
+
+    def worker_log(self) -> str:
+        return (self.folder / "worker.log").read_text(errors="replace")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.folder.glob("*.log"))

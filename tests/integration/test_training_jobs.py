@@ -3,7 +3,9 @@
 import csv
 import io
 import signal
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,13 +124,16 @@ def test_class_conditioned_training_and_sampling_by_label(stack: Stack) -> None:
         assert pixels(plain) != pixels(guided)
 
 
-def test_killed_worker_resumes_training_from_its_checkpoint(stack: Stack) -> None:
+def test_killed_worker_resumes_training_from_its_checkpoint(
+    stack: Stack, recovery_time: Callable[[str, float], None]
+) -> None:
     job = train(stack, **TINY_DIGITS, max_steps=240, checkpoint_every=50, sample_every=0)
-    with stack.client() as client:
-        wait_until(lambda: client.get(f"/v1/jobs/{job['id']}").json()["progress"]["step"] >= 110, 300,
-                   "training to pass step 110")
+    wait_until(lambda: stack.job(job["id"])["progress"]["step"] >= 110, 300, "training to pass step 110")
     stack.stop_workers(signal.SIGKILL)  # the whole worker, parent and child, with no chance to clean up
+    restarted = time.monotonic()
     stack.start_worker()
+    wait_until(lambda: stack.job(job["id"])["attempts"] == 2, 120, "the training to resume")
+    recovery_time("new worker started -> training resumed", time.monotonic() - restarted)
     done = stack.wait_for_job(job["id"], {"succeeded", "failed"}, timeout=600)
     assert done["status"] == "succeeded", done["error"]
     assert done["attempts"] == 2
