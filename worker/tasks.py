@@ -11,7 +11,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown, w
 from services.artifacts import ArtifactStore
 from services.db import get_engine, session_scope
 from services.devices import pick_device
-from services.jobs.lifecycle import ClaimResult, request_release
+from services.jobs.lifecycle import request_release
 from services.jobs.recovery import recover_jobs
 from services.jobs.runner import Work, run_job
 from services.sampling.cache import ModelCache
@@ -52,13 +52,12 @@ def _training_work() -> Work:
 
 
 def _run(task: Task, job_id: str, work: Work) -> None:
+    # A delivery that finds its job finished, or running under a live lease elsewhere (a duplicate, or Redis
+    # re-delivering a long job's message), ends here and is acknowledged. It is not kept for later: if the
+    # running worker dies, the recovery loop queues the job again and publishes a fresh message once the
+    # lease runs out, so copies of a message never pile up, whatever the broker's visibility timeout.
     settings = get_settings()
-    outcome = run_job(
-        job_id, work, settings=settings, store=ArtifactStore(settings.artifact_root), worker=task.request.hostname
-    )
-    if outcome.result is ClaimResult.BUSY:
-        # Running under a live lease elsewhere: look again when that lease would have run out.
-        raise task.retry(countdown=outcome.retry_in + 0.5, max_retries=None)
+    run_job(job_id, work, settings=settings, store=ArtifactStore(settings.artifact_root), worker=task.request.hostname)
 
 
 @celery_app.task(name="jobs.sample", bind=True)

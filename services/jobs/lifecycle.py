@@ -43,7 +43,7 @@ def mark_enqueued(session: Session, job_id: str) -> None:
 
 class ClaimResult(Enum):
     CLAIMED = "claimed"
-    BUSY = "busy"  # running under a live lease elsewhere: try again after the lease
+    BUSY = "busy"  # running under a live lease elsewhere; if that worker dies, recovery queues it again
     GONE = "gone"  # finished, canceled, unknown, or out of attempts: nothing to do
 
 
@@ -51,7 +51,6 @@ class ClaimResult(Enum):
 class Claim:
     result: ClaimResult
     job: Job | None = None
-    retry_in: float = 0.0
 
 
 def time_limit_of(job: Job, default: float | None) -> float | None:
@@ -129,11 +128,10 @@ def claim(
     now = utcnow()
     if job.status == JobStatus.RUNNING:
         if not lease_expired(job, lease_seconds, now):
-            lease_end = (job.heartbeat_at or job.started_at or now) + timedelta(seconds=lease_seconds)
-            return Claim(ClaimResult.BUSY, retry_in=(lease_end - now).total_seconds())
+            return Claim(ClaimResult.BUSY)
         if not requeue_lost(session, job, max_attempts, default_time_limit=default_time_limit):
             session.refresh(job)
-            return Claim(ClaimResult.GONE if job.status in FINAL_STATES else ClaimResult.BUSY, retry_in=1.0)
+            return Claim(ClaimResult.GONE if job.status in FINAL_STATES else ClaimResult.BUSY)
     claimed = _set_status(
         session, job_id, JobStatus.QUEUED, JobStatus.RUNNING,
         attempts=Job.attempts + 1, worker=worker, started_at=now, heartbeat_at=now, release_requested=False,

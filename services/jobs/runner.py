@@ -44,7 +44,7 @@ def error_type_of(error: BaseException) -> str:
 
 
 def run_job(job_id: str, work: Work, *, settings: Settings, store: ArtifactStore, worker: str) -> Claim:
-    """Claim and run the job; returns the claim so the caller can retry a job that is busy elsewhere."""
+    """Claim and run the job; returns the claim, which says why a delivery ran nothing."""
     with session_scope() as session:
         outcome = claim(
             session, job_id, worker=worker,

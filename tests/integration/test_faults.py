@@ -130,10 +130,14 @@ def test_a_redelivery_after_the_visibility_timeout_does_not_run_a_live_job_twice
         job = submit(stack, model_id=model_id, **{**LONG_SAMPLE, "num_images": 4}, seed=5)
         done = stack.wait_for_job(job["id"], {"succeeded", "failed"}, timeout=300)
         assert done["status"] == "succeeded", done["error"]
-        assert done["metrics"]["run_s"] > 6, "the job ended before a re-delivery could reach the other worker"
+        # Redis re-delivers the message 2-3 s into the run (timeout, then the next sweep); the run takes ~10 s.
+        assert done["metrics"]["run_s"] > 3, "the job ended before a re-delivery could reach the other worker"
         assert f"job {job['id']} not claimed: busy" in stack.worker_log(), stack.logs()
         assert done["attempts"] == 1
         assert len(done["artifacts"]) == 5
+        # Each re-delivered copy is dropped, not kept for later: copies do not multiply while the job runs.
+        copies = stack.worker_log().count(f"job {job['id']} not claimed")
+        assert copies <= done["metrics"]["run_s"] / 2 + 1, stack.worker_log()
 
 
 def test_a_job_that_kills_its_worker_every_time_fails_and_the_queue_moves_on(

@@ -121,4 +121,4 @@ def test_a_job_running_elsewhere_is_not_run_again(store: ArtifactStore) -> None:
         lifecycle.claim(session, job_id, worker="w0", max_attempts=3, lease_seconds=60)
     ran = []
     outcome = run(job_id, lambda context: ran.append(1), store)
-    assert outcome.result is ClaimResult.BUSY and outcome.retry_in > 0 and ran == []
+    assert outcome.result is ClaimResult.BUSY and ran == []
