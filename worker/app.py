@@ -12,6 +12,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("diffusion_jobs", broker=settings.broker_url, include=["worker.tasks"])
     if settings.embedded_broker:
         # Celery's file transport: a folder of messages, shared by the API and workers of one machine.
+        app.conf.broker_transport = "worker.broker:Transport"
         folder = settings.data_dir / "broker"
         folder.mkdir(parents=True, exist_ok=True)
         transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
