@@ -20,6 +20,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Processes started here are killed if the test run itself dies (killed, or out of time) before it can stop
+# them: util-linux's setpriv sets the parent-death signal, which survives the exec of the real command.
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,8 +115,8 @@ class RedisServer:
         """Start the server (again) on its port; returns once it answers."""
         assert self.folder is not None and self.port is not None, "not a server of our own"
         self.process = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
+            [*DIE_WITH_PARENT, shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
             stdout=(self.folder / "redis.log").open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         import redis
@@ -216,7 +221,7 @@ class Stack:
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = (self.folder / log_name).open("ab")
-        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen([*DIE_WITH_PARENT, *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
     def migrate(self) -> None:
