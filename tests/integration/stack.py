@@ -93,14 +93,14 @@ class RedisServer:
     port: int | None = None
 
     @classmethod
-    def start(cls, folder: Path, port: int | None = None) -> "RedisServer":
-        """A redis-server of our own on ``port`` (a free one by default), or the one DJ_TEST_REDIS_URL names."""
+    def start(cls, folder: Path) -> "RedisServer":
+        """A redis-server of our own on a free port, or the one DJ_TEST_REDIS_URL names."""
         if shutil.which("redis-server") is None:
             url = os.environ.get("DJ_TEST_REDIS_URL")
             if not url:
                 unavailable("no redis-server binary and no DJ_TEST_REDIS_URL")
             return cls(url)
-        port = port or free_port()
+        port = free_port()
         server = cls(f"redis://127.0.0.1:{port}/0", folder=folder, port=port)
         server.restart()
         return server
@@ -221,8 +221,8 @@ class Stack:
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = (self.folder / log_name).open("ab")
-        return subprocess.Popen([*DIE_WITH_PARENT, *args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen([*DIE_WITH_PARENT, *args], cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
     def migrate(self) -> None:
         subprocess.run([sys.executable, "-m", "services.db.migrate"], cwd=ROOT, env=self.env, check=True,
@@ -239,11 +239,14 @@ class Stack:
         self.workers.append(worker)
         return worker
 
+    def workers_ready(self) -> int:
+        """How many times a worker connected to the broker and started consuming ("<name> ready."), counted over
+        the workers' log, which is kept across restarts."""
+        return self.worker_log().count(" ready.")
+
     def wait_for_workers(self, count: int = 1, timeout: float = 120) -> None:
-        """Wait until the workers' log (kept across restarts) shows ``count`` times that a worker connected to the
-        broker and started consuming: Celery logs "<name> ready."."""
-        wait_until(lambda: self.worker_log().count(" ready.") >= count, timeout, f"{count} worker(s) to be ready",
-                   interval=0.2)
+        """Wait until ``workers_ready`` reaches ``count``."""
+        wait_until(lambda: self.workers_ready() >= count, timeout, f"{count} worker(s) to be ready", interval=0.2)
 
     def stop_workers(self, sig: int = signal.SIGTERM) -> None:
         for worker in self.workers:

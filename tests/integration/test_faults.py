@@ -84,7 +84,7 @@ def test_a_sample_job_whose_worker_is_killed_runs_again_with_one_set_of_artifact
     assert stack.job(job["id"])["status"] == "running"  # until its lease runs out
 
     restarted = time.monotonic()
-    ready_before = stack.worker_log().count(" ready.")
+    ready_before = stack.workers_ready()
     stack.start_worker()
     stack.wait_for_workers(ready_before + 1)
     recovery_time("new worker started -> ready", time.monotonic() - restarted)
